@@ -1,0 +1,1 @@
+"""The host agent (built in the VM issue): driver interface, libvirt and simulator drivers."""

@@ -1,0 +1,1 @@
+"""The usage server: turns usage events into usage records (cloud_usage database)."""
