@@ -66,8 +66,12 @@ async def _serve() -> None:
         worker.start()
     scheduler = Scheduler("management")
     scheduler.start()
+    # h11 refuses request heads over its limit (16 KiB by default) before we see them; let long GET
+    # query strings through up to our own request limit, which answers with CloudStack's envelope.
+    head_limit = settings.max_request_bytes + 65536
     servers = [uvicorn.Server(uvicorn.Config(create_app(), host=settings.bind, port=settings.port,
-                                             log_level="warning", access_log=False))]
+                                             log_level="warning", access_log=False,
+                                             h11_max_incomplete_event_size=head_limit))]
     if integration_port > 0:
         servers.append(uvicorn.Server(uvicorn.Config(create_integration_app(), host="127.0.0.1",
                                                      port=integration_port, log_level="warning", access_log=False)))

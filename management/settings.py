@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = 4
     node_name: str | None = None
     max_request_bytes: int = 1_048_576
+    job_stale_seconds: int = 60  # a running job whose worker has not beaten for this long is failed
+    job_resend_seconds: int = 30  # a queued job no worker claimed for this long is sent again
     log_level: str = "INFO"
 
     def properties(self) -> dict[str, str]:

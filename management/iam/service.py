@@ -179,6 +179,8 @@ def list_domains(session: Session, caller: Caller, *, domain_id: int | None, nam
     query = select(Domain).where(Domain.removed.is_(None))
     base = session.get(Domain, domain_id) if domain_id else session.get(Domain, caller.domain_id)
     if domain_id:
+        if base.removed is not None:
+            return [], 0
         check_domain_access(caller, base)
     if not caller.is_admin:
         query = query.where(Domain.id == caller.domain_id)

@@ -41,7 +41,7 @@ def run(job_id: int) -> None:
 
 
 def _beat(job_id: int, me: str, stop: threading.Event) -> None:
-    while not stop.wait(jobs.HEARTBEAT_SECONDS):
+    while not stop.wait(jobs.heartbeat_seconds()):
         try:
             with db.session() as session:
                 jobs.heartbeat(session, job_id, me)
@@ -99,12 +99,12 @@ def reap() -> tuple[int, int]:
     with db.session() as session:
         orphaned = session.execute(select(AsyncJob.id, AsyncJob.node).where(
             AsyncJob.status == JobStatus.IN_PROGRESS, AsyncJob.node.is_not(None),
-            AsyncJob.heartbeat < now - timedelta(seconds=jobs.STALE_SECONDS))).all()
+            AsyncJob.heartbeat < now - timedelta(seconds=jobs.stale_seconds()))).all()
         for job_id, owner in orphaned:
             error = InternalError(f"Job failed: the worker running it ({owner}) stopped before finishing it")
             if jobs.fail(session, job_id, error, only_if_node=owner):
                 failed += 1
-        cutoff = now - timedelta(seconds=jobs.UNCLAIMED_SECONDS)
+        cutoff = now - timedelta(seconds=jobs.unclaimed_seconds())
         # For a job no worker has claimed, ``heartbeat`` records when its message was last sent again.
         unclaimed = session.scalars(select(AsyncJob).where(
             AsyncJob.status == JobStatus.IN_PROGRESS, AsyncJob.node.is_(None),

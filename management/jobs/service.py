@@ -23,11 +23,24 @@ from management.iam.access import Scope, check_account_access
 from management.iam.models import Account
 from management.jobs.models import AsyncJob, JobStatus
 from management.pagination import page
+from management.settings import get_settings
 
 log = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 10
-STALE_SECONDS = 60  # a running job whose owner has not beaten for this long is orphaned
-UNCLAIMED_SECONDS = 30  # a queued job nobody picked up for this long is sent again
+
+
+def stale_seconds() -> int:
+    """A running job whose owner has not beaten for this long is orphaned (setting job_stale_seconds)."""
+    return get_settings().job_stale_seconds
+
+
+def heartbeat_seconds() -> float:
+    """How often a worker marks its running job alive: well inside the stale limit."""
+    return max(1.0, min(10.0, stale_seconds() / 3))
+
+
+def unclaimed_seconds() -> int:
+    """A queued job nobody picked up for this long is sent again (setting job_resend_seconds)."""
+    return get_settings().job_resend_seconds
 
 
 @event.listens_for(Session, "after_commit")
@@ -54,10 +67,11 @@ def java_class(api) -> str:
 
 
 def submit(session: Session, caller: Caller, api, params: dict[str, str], *, instance=None,
-           instance_type: str | None = None, event_type: str | None = None, owner: Account | None = None) -> AsyncJob:
-    """Record an async job for ``api`` and queue it once the surrounding transaction commits."""
-    job = AsyncJob(user_id=caller.user_id, account_id=owner.id if owner else caller.account_id,
-                   domain_id=owner.domain_id if owner else caller.domain_id, command=api.name,
+           instance_type: str | None = None, event_type: str | None = None) -> AsyncJob:
+    """Record an async job for ``api`` and queue it once the surrounding transaction commits.
+
+    As in CloudStack, the job belongs to the caller (its user and account), whatever it acts on."""
+    job = AsyncJob(user_id=caller.user_id, account_id=caller.account_id, domain_id=caller.domain_id, command=api.name,
                    cmd_class=java_class(api), params=json.dumps(params),
                    instance_type=instance_type or api.instance_type,
                    instance_id=getattr(instance, "id", None), instance_uuid=getattr(instance, "uuid", None))
@@ -79,7 +93,7 @@ def enqueue(job_id: int) -> None:
 
 def claim(session: Session, job_id: int, node: str) -> bool:
     """Take ownership of a pending job unless a live worker already has it."""
-    stale = utcnow() - timedelta(seconds=STALE_SECONDS)
+    stale = utcnow() - timedelta(seconds=stale_seconds())
     result = session.execute(update(AsyncJob)
                              .where(AsyncJob.id == job_id, AsyncJob.status == JobStatus.IN_PROGRESS,
                                     or_(AsyncJob.node.is_(None), AsyncJob.heartbeat < stale))

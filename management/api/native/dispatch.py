@@ -68,7 +68,8 @@ def handle(request: ApiRequest) -> ApiReply:
 
 
 def _error(name, error: CloudError, fmt: str, request: ApiRequest, reply: ApiReply) -> ApiReply:
-    top = name if name and registry.get(name) and not isinstance(error, (UnknownCommand, UnsupportedCommand)) else None
+    known = name in auth.SESSION_COMMANDS or (name and registry.get(name) is not None)
+    top = name if known and not isinstance(error, (UnknownCommand, UnsupportedCommand)) else None
     if isinstance(error, UnknownCommand) and not request.integration:
         top = name if name else None
     reply.status = error.code
@@ -102,7 +103,7 @@ def _start_job(ctx: Context, cmd) -> AsyncStarted | RawResponse:
     prepared = cmd.prepare(ctx) if hasattr(cmd, "prepare") else None
     instance = getattr(prepared, "instance", None)
     job = jobs.submit(ctx.session, ctx.caller, api, cmd.to_raw() | _map_raw(cmd), instance=instance,
-                      event_type=getattr(prepared, "event_type", None) or api.event, owner=getattr(prepared, "owner", None))
+                      event_type=getattr(prepared, "event_type", None) or api.event)
     return AsyncStarted(job.uuid, instance.uuid if api.creates and instance is not None else None)
 
 

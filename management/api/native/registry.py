@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from management.api.native.params import Param, map_values, parse_value, split_maps
 from management.errors import InvalidParameter, MissingParameter
-from management.iam.models import RoleType
+from management.iam.models import Domain, RoleType
 
 ALL_ROLES = RoleType.ALL
 ADMINS = (RoleType.ADMIN,)
@@ -88,6 +88,8 @@ class Command:
         for klass in reversed(cls.__mro__):
             for value in vars(klass).values():
                 if isinstance(value, Param):
+                    if "uuid" in (value.type, value.item_type) and value.entity is None:
+                        raise TypeError(f"{cls.__name__}.{value.attr}: a uuid parameter needs its entity")
                     collected[value.wire] = value
         cls.params = collected
 
@@ -161,7 +163,7 @@ class ListCommand(Command):
 
 class ListDomainResourcesCommand(ListCommand):
     account = Param(description="list resources by account. Must be used with the domainId parameter.")
-    domainid = Param("uuid", description="list only resources belonging to the domain specified")
+    domainid = Param("uuid", entity=Domain, description="list only resources belonging to the domain specified")
     isrecursive = Param("boolean", default=False,
                         description="defaults to false, but if true, lists all resources from the parent specified by "
                                     "the domainId till leaves.")

@@ -37,6 +37,15 @@ def decode_params(query: bytes, body: bytes | None) -> dict[str, str]:
     return params
 
 
+def _requested_format(query: bytes, body: bytes | None) -> str:
+    """The response format, found leniently so that even a malformed request gets the envelope it asked for."""
+    for chunk in (query, body or b""):
+        for key, value in parse_qsl(chunk.decode("utf-8", "replace"), keep_blank_values=True):
+            if key == "response":
+                return response_format(value)
+    return "xml"
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -63,8 +72,8 @@ async def serve(request: Request, integration: bool = False) -> Response:
             raw = await read_body(request, limit)
             if raw and (not content_type or "form-urlencoded" in content_type or "text/plain" in content_type):
                 body = raw
+        fmt = _requested_format(query, body)
         params = decode_params(query, body)
-        fmt = response_format(params.get("response"))
     except CloudError as error:
         payload, content_type = render(None, error_body(error), fmt)
         return Response(payload, status_code=error.code, media_type=content_type)
