@@ -148,13 +148,14 @@ class ListAccounts(ListDomainResourcesCommand):
     iscleanuprequired = Param("boolean", description="List accounts by cleanuprequired attribute (values are true or "
                                                      "false)")
     details = Param("list", description="comma separated list of account details requested")
+    account = None  # CloudStack's listAccounts has no account parameter (use name)
 
     def handle(self, ctx: Context) -> ListResult:
         scope = access.admin_subtree_scope(ctx.session, ctx.caller, domain=self.domainid, recursive=self.isrecursive,
                                            listall=self.listall)
         offset, limit = self.window(ctx.session)
         rows, total = iam.list_accounts(ctx.session, scope, account_id=self.id.id if self.id else None,
-                                        name=self.name or self.account, account_type=self.accounttype,
+                                        name=self.name, account_type=self.accounttype,
                                         state=self.state, keyword=self.keyword, offset=offset, limit=limit)
         return ListResult(account_views(ctx.session, rows), total)
 

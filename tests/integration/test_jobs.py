@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support import BACKEND, ApiError, make_cloud, Client, keys_for
+from tests.support import ApiError
 
 
 def test_job_result_fields(admin, make_account):
@@ -76,36 +76,3 @@ def test_job_of_a_dead_worker_is_failed(cloud, admin, make_account):
     engine.dispose()
     result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=job))["jobstatus"] != 0 and r, timeout=60)
     assert result["jobstatus"] == 2 and "gone-worker" in result["jobresult"]["errortext"]
-
-
-@pytest.mark.skipif(BACKEND != "mysql", reason="needs the Redis broker and a separate worker process")
-def test_redis_and_worker_outages_do_not_lose_jobs(tmp_path):
-    """Jobs submitted while the worker is down, and while Redis is down, all end once things are back."""
-    import subprocess
-
-    cloud = make_cloud(tmp_path, backend="mysql", with_worker=False)
-    try:
-        admin = Client(cloud.url, *keys_for(cloud.url, "admin", "password"))
-        names = []
-        for i in range(3):
-            name = f"out{time.time_ns()}"
-            names.append(admin("createAccount", username=name, password="p", email="e@x.y", firstname="a",
-                               lastname="b", accounttype=0)["account"]["id"])
-        queued = admin("disableAccount", id=names[0], lock="true")["jobid"]  # no worker yet: stays queued
-        time.sleep(1)
-        assert admin("queryAsyncJobResult", jobid=queued)["jobstatus"] == 0
-        subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False, capture_output=True)
-        try:
-            lost = admin("disableAccount", id=names[1], lock="true")["jobid"]  # broker down: row only
-        finally:
-            subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-                            "--save", "", "--appendonly", "no"], check=True, capture_output=True)
-            _wait(lambda: subprocess.run(["redis-cli", "ping"], capture_output=True, text=True).stdout.strip()
-                  == "PONG", timeout=20)
-        cloud.start_worker()
-        for job in (queued, lost):
-            result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=job))["jobstatus"] != 0 and r)
-            assert result["jobstatus"] == 1, result
-        assert admin("listAccounts", id=names[1])["account"][0]["state"] == "locked"
-    finally:
-        cloud.close()

@@ -86,11 +86,13 @@ class Command:
         super().__init_subclass__(**kwargs)
         collected: dict[str, Param] = {}
         for klass in reversed(cls.__mro__):
-            for value in vars(klass).values():
+            for attr, value in vars(klass).items():
                 if isinstance(value, Param):
                     if "uuid" in (value.type, value.item_type) and value.entity is None:
                         raise TypeError(f"{cls.__name__}.{value.attr}: a uuid parameter needs its entity")
                     collected[value.wire] = value
+                elif value is None and attr in collected:
+                    del collected[attr]  # ``name = None`` in a subclass drops an inherited parameter
         cls.params = collected
 
     @classmethod

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Makes sure the services the tests need are installed and running on 127.0.0.1:
+# MariaDB on 3306 (root, empty password over TCP) and Redis on 6379.
+set -euo pipefail
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+missing=()
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server mariadb-client)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if ! port_open 3306; then
+    as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld 2>/dev/null || true
+    as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    for _ in $(seq 60); do port_open 3306 && break; sleep 0.5; done
+fi
+if ! mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+    # A fresh Debian MariaDB lets root in only over the socket: allow the empty password over TCP too.
+    as_root mariadb -uroot -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
+fi
+if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    as_root mkdir -p /var/lib/redis /var/log/redis
+    as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    for _ in $(seq 40); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.25; done
+fi
+mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null
+redis-cli -h 127.0.0.1 ping >/dev/null

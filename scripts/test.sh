@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests, then the integration suite twice, on the embedded
+# SQLite default and on MariaDB + Redis (installed and started here if they are not running).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/test-services.sh
+scripts/setup-venv.sh test
+status=0
+.venv/bin/pytest -q tests/unit "$@" || status=1
+CLOUDSTACK_TEST_BACKEND=sqlite .venv/bin/pytest -q tests/integration "$@" || status=1
+CLOUDSTACK_TEST_BACKEND=mysql .venv/bin/pytest -q tests/integration tests/mysql "$@" || status=1
+exit $status
