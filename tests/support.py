@@ -105,7 +105,7 @@ def make_cloud(tmp: Path, *, backend: str = BACKEND, with_worker: bool = True) -
         suffix = uuid.uuid4().hex[:8]
         cloud.databases = (f"cloud_t{suffix}", f"cloud_usage_t{suffix}")
         props = tmp / "db.properties"
-        subprocess.run([str(BIN / "cloud-setup-databases"), f"cloudtest:cl0ud-Test@127.0.0.1:3306",
+        subprocess.run([str(BIN / "cloud-setup-databases"), "cloudtest:cl0ud-Test@127.0.0.1:3306",
                         "--deploy-as=root:", "--db-properties", str(props), "--cloud-db", cloud.databases[0],
                         "--usage-db", cloud.databases[1]], check=True, env=env, capture_output=True)
         env.update(CLOUDSTACK_DB_PROPERTIES=str(props), CLOUDSTACK_BROKER_URL=REDIS_URL)

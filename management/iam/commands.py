@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 from management.api.native.params import Param
-from management.api.native.registry import (ADMINS, DOMAIN_ADMINS, Command, ListCommand, ListDomainResourcesCommand,
-                                            ListResult, Prepared, Success, command)
+from management.api.native.registry import (
+    ADMINS,
+    DOMAIN_ADMINS,
+    Command,
+    ListCommand,
+    ListDomainResourcesCommand,
+    ListResult,
+    Prepared,
+    Success,
+    command,
+)
 from management.context import Context
 from management.errors import InvalidParameter
 from management.iam import access
 from management.iam import service as iam
 from management.iam.models import Account, Domain, Role, User
-from management.iam.responses import (AccountResponse, DomainResponse, RoleResponse, UserKeysResponse, UserResponse,
-                                      account_views, domain_views, role_view, user_views)
+from management.iam.responses import (
+    AccountResponse,
+    DomainResponse,
+    RoleResponse,
+    UserKeysResponse,
+    UserResponse,
+    account_views,
+    domain_views,
+    role_view,
+    user_views,
+)
 
 ACCOUNT_SCOPE = (DOMAIN_ADMINS[0], DOMAIN_ADMINS[2])  # Admin, DomainAdmin
 
@@ -108,9 +126,8 @@ class DisableAccount(Command):
 
     def prepare(self, ctx: Context) -> Prepared:
         account = _account(ctx, self)
-        if account.id == ctx.caller.account_id:
-            raise InvalidParameter("An account can not disable or lock itself")
-        return Prepared(instance=account, owner=account)
+        iam.check_account_state_change(ctx.caller, account, "locked" if self.lock else "disabled")
+        return Prepared(instance=account)
 
     def run(self, ctx: Context) -> AccountResponse:
         account = iam.set_account_state(ctx.session, ctx.caller, _account(ctx, self),
@@ -127,9 +144,8 @@ class DeleteAccount(Command):
 
     def prepare(self, ctx: Context) -> Prepared:
         account = iam.find_account(ctx.session, ctx.caller, account=self.id, name=None, domain=None)
-        if account.id == 1 or account.is_default or account.id == ctx.caller.account_id:
-            iam.delete_account(ctx.session, ctx.caller, account)  # raises the right refusal now
-        return Prepared(instance=account, owner=account)
+        iam.check_account_deletable(ctx.caller, account)
+        return Prepared(instance=account)
 
     def run(self, ctx: Context) -> Success:
         if self.id.removed is None:
@@ -246,8 +262,8 @@ class DisableUser(Command):
     id = Param("uuid", entity=User, required=True, description="Disables user by user ID.")
 
     def prepare(self, ctx: Context) -> Prepared:
-        owner = iam.check_user_access(ctx.session, ctx.caller, self.id)
-        return Prepared(instance=self.id, owner=owner)
+        iam.check_user_access(ctx.session, ctx.caller, self.id)
+        return Prepared(instance=self.id)
 
     def run(self, ctx: Context) -> UserResponse:
         return user_views(ctx.session, [iam.set_user_state(ctx.session, ctx.caller, self.id, "disabled")])[0]
@@ -281,7 +297,7 @@ class GetUser(Command):
     def handle(self, ctx: Context) -> UserResponse:
         user = iam.user_by_api_key(ctx.session, self.userapikey)
         if user is None:
-            raise InvalidParameter(f"Unable to find user by API key (parameter userapikey)")
+            raise InvalidParameter("Unable to find user by API key (parameter userapikey)")
         return user_views(ctx.session, [user], show_keys=True)[0]
 
 
@@ -352,9 +368,7 @@ class DeleteDomain(Command):
                                                           "have to be cleaned up, false otherwise")
 
     def prepare(self, ctx: Context) -> Prepared:
-        access.check_domain_access(ctx.caller, self.id)
-        if self.id.id in (1, ctx.caller.domain_id):
-            iam.delete_domain(ctx.session, ctx.caller, self.id, cleanup=self.cleanup)
+        iam.check_domain_deletable(ctx.caller, self.id)
         return Prepared(instance=self.id)
 
     def run(self, ctx: Context) -> Success:

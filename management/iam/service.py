@@ -15,8 +15,8 @@ from management.errors import InvalidParameter, LoginFailed, PermissionDenied, U
 from management.events import service as events
 from management.iam import passwords
 from management.iam.access import Scope, check_account_access, check_domain_access
-from management.pagination import page
 from management.iam.models import Account, AccountType, Domain, LoginSession, Role, RoleType, User
+from management.pagination import page
 
 ACCOUNT_CLEANUP_HOOKS: list[Callable[[Session, Caller, Account], None]] = []
 NAME_RE = re.compile(r"^[^\s/\\\"'`<>]+$")
@@ -151,12 +151,16 @@ def update_domain(session: Session, caller: Caller, domain: Domain, *, name: str
     return domain
 
 
-def delete_domain(session: Session, caller: Caller, domain: Domain, *, cleanup: bool) -> None:
+def check_domain_deletable(caller: Caller, domain: Domain) -> None:
     check_domain_access(caller, domain)
     if domain.id == 1:
         raise PermissionDenied("Can't delete ROOT domain")
     if domain.id == caller.domain_id:
         raise PermissionDenied("Can't delete the domain of the calling account")
+
+
+def delete_domain(session: Session, caller: Caller, domain: Domain, *, cleanup: bool) -> None:
+    check_domain_deletable(caller, domain)
     subtree = list(session.scalars(select(Domain).where(Domain.path.like(f"{domain.path}%"),
                                                         Domain.removed.is_(None))))
     ids = [d.id for d in subtree]
@@ -323,12 +327,16 @@ def update_account(session: Session, caller: Caller, account: Account, *, new_na
     return account
 
 
-def set_account_state(session: Session, caller: Caller, account: Account, state: str) -> Account:
-    """enabled | disabled | locked, with CloudStack's event names."""
+def check_account_state_change(caller: Caller, account: Account, state: str) -> None:
     if state != "enabled" and (account.id == 1 or account.is_default):
         raise PermissionDenied(f"The default account {account.account_name} can not be disabled or locked")
     if state != "enabled" and account.id == caller.account_id:
         raise PermissionDenied("An account can not disable or lock itself")
+
+
+def set_account_state(session: Session, caller: Caller, account: Account, state: str) -> Account:
+    """enabled | disabled | locked, with CloudStack's event names."""
+    check_account_state_change(caller, account, state)
     account.state = state
     if state != "enabled":
         user_ids = select(User.id).where(User.account_id == account.id)
@@ -339,11 +347,15 @@ def set_account_state(session: Session, caller: Caller, account: Account, state:
     return account
 
 
-def delete_account(session: Session, caller: Caller, account: Account) -> None:
+def check_account_deletable(caller: Caller, account: Account) -> None:
     if account.id == 1 or account.is_default:
         raise PermissionDenied(f"The default account {account.account_name} can not be removed")
     if account.id == caller.account_id:
         raise PermissionDenied("An account can not delete itself")
+
+
+def delete_account(session: Session, caller: Caller, account: Account) -> None:
+    check_account_deletable(caller, account)
     _remove_account(session, caller, account)
 
 

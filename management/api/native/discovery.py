@@ -6,7 +6,7 @@ import typing
 from functools import lru_cache
 
 from management.api.native.params import Param
-from management.api.native.registry import Command, ListResult, RawResponse, command, registry
+from management.api.native.registry import Command, ListResult, command, registry
 from management.api.native.responses import ResponseObject
 from management.config import service as config
 from management.context import Context

@@ -40,10 +40,9 @@ class Api:
 
 @dataclass
 class Prepared:
-    """What an async command's ``prepare`` step returns: the object it acts on or created, its owner."""
+    """What an async command's ``prepare`` step returns: the object it acts on (or created)."""
 
     instance: Any = None
-    owner: Any = None
     event_type: str | None = None
 
 
