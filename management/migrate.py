@@ -39,7 +39,7 @@ def upgrade(engine: Engine, which: str) -> None:
     cfg = alembic_config(which)
     with engine.connect() as conn, _migration_lock(conn):
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
         conn.commit()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import secrets
 
 from sqlalchemy import select
@@ -19,9 +20,25 @@ DEFAULT_ROLES = (
 )
 
 
+# Each domain's own seeds: ``module:function(session)``, run at every start and idempotent (they insert
+# only what is missing, so an upgraded cloud gets the new defaults and keeps its edits).
+DOMAIN_SEEDS = (
+    "management.compute.seed:seed",
+    "management.storage.seed:seed",
+)
+
+
 def seed(session: Session, admin_password: str = "password") -> bool:
-    """Insert what a new cloud needs; returns False (and changes nothing but settings) if already seeded."""
+    """Insert what a new cloud needs; returns False if the base (ROOT, admin) was already there."""
     config.seed(session)
+    created = _seed_base(session, admin_password)
+    for target in DOMAIN_SEEDS:
+        module, _, func = target.partition(":")
+        getattr(importlib.import_module(module), func)(session)
+    return created
+
+
+def _seed_base(session: Session, admin_password: str) -> bool:
     if session.get(Domain, 1) is not None:
         return False
     session.add(Domain(id=1, name="ROOT", path="/", level=0, parent=None))

@@ -7,10 +7,14 @@ Measures requests/s, p50/p99 latency (ms) and management-server CPU ms per reque
   3. baseline: a bare FastAPI endpoint returning a small JSON doc, served by uvicorn in its own process
      with the server's uvicorn settings (log_level warning, access_log False).
 
-Each phase runs ``--concurrency`` asyncio workers over one keep-alive httpx.AsyncClient (HTTP/1.1) for a
-2-second warm-up, then ``--seconds`` measured. Each command's signed URL (signature v2, no expires) is
-computed once and reused. The load generator runs on the same machine, so it competes for the CPUs:
-its own CPU use per request is printed too. All traffic goes to 127.0.0.1. Exits non-zero on any error.
+Each phase runs ``--concurrency`` asyncio workers, each with its own keep-alive httpx.AsyncClient
+(HTTP/1.1, one connection: ``--concurrency`` connections in all; one shared pool of that size costs about
+twice the client CPU per request in httpcore), for a 2-second warm-up, then ``--seconds`` measured. Each
+command's signed URL (signature v2, no expires) is computed once and reused. The load generator runs on
+the same machine and competes for the CPUs; its own CPU per request is printed too, and when it is near
+the server's the baseline figure is bounded by the client, not by uvicorn. Server CPU ms per request is
+the steadier comparison. "rest of machine" is CPU used by everything else during the phase (the worker,
+MariaDB, Redis, or anything unrelated: a busy box skews the figures). All traffic goes to 127.0.0.1. Exits non-zero on any error.
 
     .venv/bin/python scripts/bench/api_throughput.py [--backend sqlite|mysql] [--seconds 10] \
         [--concurrency 16] [--accounts 50]
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import subprocess
 import sys
@@ -29,7 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx
+# httpcore 1.0.9 tries `import sniffio` for every lock it makes; anyio 4.16 no longer installs sniffio, and a
+# failed import is not cached, so each try rescans sys.path (~1 ms of client CPU per request here). A None
+# entry makes that import fail at once, and httpcore falls back to asyncio exactly as before.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None
+
+import httpx  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -57,6 +68,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def machine_busy_seconds() -> float:
+    """Non-idle CPU time of the whole machine (all CPUs), from the first line of /proc/stat."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / TICK
+
+
 @dataclass
 class Result:
     name: str
@@ -65,6 +83,7 @@ class Result:
     elapsed: float = 0.0
     server_cpu: float = 0.0
     client_cpu: float = 0.0
+    other_cpu: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -78,12 +97,12 @@ class Result:
         return seconds * 1000 / max(1, len(self.latencies) + len(self.errors))
 
 
-async def drive(client: httpx.AsyncClient, url: str, seconds: float, concurrency: int, result: Result | None) -> float:
-    """Keep ``concurrency`` requests in flight until ``seconds`` pass; return the wall time taken."""
+async def drive(clients: list[httpx.AsyncClient], url: str, seconds: float, result: Result | None) -> float:
+    """Keep one request per client in flight until ``seconds`` pass; return the wall time taken."""
     start = time.perf_counter()
     stop = start + seconds
 
-    async def worker() -> None:
+    async def worker(client: httpx.AsyncClient) -> None:
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
             try:
@@ -94,18 +113,22 @@ async def drive(client: httpx.AsyncClient, url: str, seconds: float, concurrency
             if result is not None:
                 (result.latencies.append(time.perf_counter() - t0) if ok else result.errors.append(detail))
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(client) for client in clients))
     return time.perf_counter() - start
 
 
 async def measure(name: str, url: str, pid: int, args: argparse.Namespace) -> Result:
     result = Result(name)
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
-    async with httpx.AsyncClient(http1=True, http2=False, limits=limits, timeout=30) as client:
-        await drive(client, url, WARMUP, args.concurrency, None)
-        server0, client0 = cpu_seconds(pid), time.process_time()
-        result.elapsed = await drive(client, url, args.seconds, args.concurrency, result)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(http1=True, http2=False, limits=limits, timeout=30) for _ in range(args.concurrency)]
+    try:
+        await drive(clients, url, WARMUP, None)
+        server0, client0, machine0 = cpu_seconds(pid), time.process_time(), machine_busy_seconds()
+        result.elapsed = await drive(clients, url, args.seconds, result)
         result.server_cpu, result.client_cpu = cpu_seconds(pid) - server0, time.process_time() - client0
+        result.other_cpu = machine_busy_seconds() - machine0 - result.server_cpu - result.client_cpu
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
     return result
 
 
@@ -130,12 +153,13 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     base = results[-1]
     print(f"\nbackend={args.backend} concurrency={args.concurrency} seconds={args.seconds} "
           f"(+{WARMUP:.0f}s warm-up) accounts={args.accounts} cpus={os.cpu_count()}; "
-          "signing: one precomputed v2 signed URL per command (no expires), reused for every request")
+          "signing: one precomputed v2 signed URL per command (no expires), reused for every request; "
+          "one keep-alive httpx.AsyncClient per worker")
     for r in results:
         ratio = "" if r is base else f" — {r.rps / base.rps:.2f}x baseline throughput, {r.pct(.5) / base.pct(.5):.1f}x baseline p50"
         print(f"{r.name}: {r.rps:.0f} req/s, p50 {r.pct(.5):.1f} ms, p99 {r.pct(.99):.1f} ms, "
-              f"server CPU {r.cpu_ms(r.server_cpu):.2f} ms/req, load-generator CPU {r.cpu_ms(r.client_cpu):.2f} ms/req"
-              f"{ratio}{f', {len(r.errors)} ERRORS' if r.errors else ''}")
+              f"server CPU {r.cpu_ms(r.server_cpu):.2f} ms/req, load-generator CPU {r.cpu_ms(r.client_cpu):.2f} ms/req, "
+              f"rest of machine {r.other_cpu / r.elapsed:.2f} CPUs{ratio}{f', {len(r.errors)} ERRORS' if r.errors else ''}")
         for detail in sorted(set(r.errors))[:5]:
             print(f"    error x{r.errors.count(detail)}: {detail}")
     print("\n| Endpoint | req/s | p50 ms | p99 ms | server CPU ms/req | throughput vs baseline | p50 vs baseline | errors |")
