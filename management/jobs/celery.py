@@ -38,8 +38,9 @@ def configure(settings: Settings) -> Celery:
     if url.startswith("filesystem://"):
         folder = Path(settings.data_dir) / "broker"
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / "control").mkdir(exist_ok=True)
         options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "polling_interval": 0.05,
-                   "store_processed": False}
+                   "store_processed": False, "control_folder": str(folder / "control")}
     app.conf.update(broker_url=url, broker_transport_options=options)
     return app
 
