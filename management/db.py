@@ -64,21 +64,26 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.usage_engine: Engine | None = None
+        self.read_engine: Engine | None = None
         self.sessions: sessionmaker[Session] | None = None
+        self.read_sessions: sessionmaker[Session] | None = None
         self.usage_sessions: sessionmaker[Session] | None = None
 
     def configure(self, url: str, usage_url: str) -> None:
         self.dispose()
         self.engine = make_engine(url)
         self.usage_engine = make_engine(usage_url)
+        # SQLite: writers take the lock at BEGIN (see make_engine); readers must not queue behind them.
+        self.read_engine = make_engine(url, for_writes=False) if url.startswith("sqlite") else self.engine
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self.usage_sessions = sessionmaker(self.usage_engine, expire_on_commit=False)
 
     def dispose(self) -> None:
-        for engine in (self.engine, self.usage_engine):
+        for engine in {self.engine, self.read_engine, self.usage_engine}:
             if engine is not None:
                 engine.dispose()
-        self.engine = self.usage_engine = None
+        self.engine = self.read_engine = self.usage_engine = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,6 +98,15 @@ class Database:
             yield session
 
     @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for requests that only read: on SQLite it does not take the write lock."""
+        if self.read_sessions is None:
+            raise RuntimeError("database is not configured")
+        with self.read_sessions() as session, session.begin():
+            session.info["readonly"] = True
+            yield session
+
+    @contextmanager
     def usage_session(self) -> Iterator[Session]:
         if self.usage_sessions is None:
             raise RuntimeError("database is not configured")
@@ -100,7 +114,7 @@ class Database:
             yield session
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, for_writes: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -115,9 +129,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover
-            # Take the write lock at BEGIN so concurrent writers queue instead of failing
-            # with "database is locked" when a read transaction upgrades to a write.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock at BEGIN so they queue instead of failing with "database is
+            # locked" when a read transaction upgrades to a write; readers (WAL) need no lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if for_writes else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=10, max_overflow=20,

@@ -24,24 +24,48 @@ NAME_RE = re.compile(r"^[^\s/\\\"'`<>]+$")
 
 # --- callers, authentication, sessions -----------------------------------------------------------
 
+def _caller_row(session: Session, condition):
+    """User, account, domain and role of one user in a single query (the per-request hot path)."""
+    query = (select(User.id, User.username, User.state, User.removed, User.secret_key, Account.id, Account.account_name,
+                    Account.state, Account.removed, Account.type, Account.role_id, Domain.id, Domain.path,
+                    Role.role_type)
+             .join(Account, Account.id == User.account_id).join(Domain, Domain.id == Account.domain_id)
+             .outerjoin(Role, Role.id == Account.role_id).where(condition))
+    return session.execute(query).first()
+
+
+def _to_caller(row) -> Caller:
+    (user_id, username, _, _, _, account_id, account_name, _, _, account_type, role_id, domain_id, path,
+     role_type) = row
+    return Caller(user_id=user_id, account_id=account_id, domain_id=domain_id, domain_path=path,
+                  account_type=account_type, role_id=role_id,
+                  role_type=role_type or RoleType.BY_ACCOUNT_TYPE.get(account_type, RoleType.USER),
+                  username=username, account_name=account_name)
+
+
+def _usable(row) -> bool:
+    return (row is not None and row[3] is None and row[2] == "enabled" and row[8] is None
+            and row[7] == "enabled")
+
+
 def caller_for(session: Session, user: User) -> Caller:
-    account = session.get(Account, user.account_id)
-    domain = session.get(Domain, account.domain_id)
-    role = session.get(Role, account.role_id) if account.role_id else None
-    role_type = role.role_type if role else RoleType.BY_ACCOUNT_TYPE.get(account.type, RoleType.USER)
-    return Caller(user_id=user.id, account_id=account.id, domain_id=domain.id, domain_path=domain.path,
-                  account_type=account.type, role_id=account.role_id, role_type=role_type,
-                  username=user.username, account_name=account.account_name)
+    return _to_caller(_caller_row(session, User.id == user.id))
 
 
 def active_caller(session: Session, user: User | None) -> Caller:
     """The caller for ``user`` if it and its account may use the API, else 401."""
-    if user is None or user.removed is not None or user.state != "enabled":
+    row = _caller_row(session, User.id == user.id) if user is not None else None
+    if not _usable(row):
         raise Unauthorized()
-    account = session.get(Account, user.account_id)
-    if account is None or account.removed is not None or account.state != "enabled":
-        raise Unauthorized()
-    return caller_for(session, user)
+    return _to_caller(row)
+
+
+def api_key_caller(session: Session, api_key: str) -> tuple[Caller, str] | None:
+    """The caller owning ``api_key`` and its secret, or None when the key is unknown or unusable."""
+    row = _caller_row(session, User.api_key == api_key)
+    if not _usable(row) or not row[4]:
+        return None
+    return _to_caller(row), row[4]
 
 
 def user_by_api_key(session: Session, api_key: str) -> User | None:
@@ -93,10 +117,17 @@ def find_session(session: Session, session_id: str) -> LoginSession | None:
         return None
     now = utcnow()
     if row.last_access + timedelta(seconds=row.timeout) < now:
-        session.delete(row)
+        if not session.info.get("readonly"):
+            session.delete(row)
         return None
     if (now - row.last_access).total_seconds() > 30:  # keep writes rare on the hot path
-        row.last_access = now
+        if session.info.get("readonly"):
+            from management.db import db
+
+            with db.session() as writer:
+                writer.execute(update(LoginSession).where(LoginSession.id == row.id).values(last_access=now))
+        else:
+            row.last_access = now
     return row
 
 

@@ -42,10 +42,10 @@ def _signed_caller(session: Session, params: dict[str, str]) -> Caller:
     problem = signing.check_expiry(params, config.get_bool(session, "enforce.post.requests.and.timestamps"))
     if problem:
         raise Unauthorized(f"unable to verify user credentials and/or request signature: {problem}")
-    user = iam.user_by_api_key(session, api_key)
-    if user is None or not user.secret_key or not signing.signature_matches(params, user.secret_key, signature):
+    found = iam.api_key_caller(session, api_key)
+    if found is None or not signing.signature_matches(params, found[1], signature):
         raise Unauthorized()
-    return iam.active_caller(session, user)
+    return found[0]
 
 
 def _session_caller(session: Session, request: ApiRequest, session_id: str | None) -> Caller:
@@ -67,7 +67,8 @@ def _session_caller(session: Session, request: ApiRequest, session_id: str | Non
     try:
         return iam.active_caller(session, session.get(User, row.user_id))
     except Unauthorized:
-        session.delete(row)
+        if not session.info.get("readonly"):
+            session.delete(row)
         raise Unauthorized("unable to verify user credentials") from None
 
 

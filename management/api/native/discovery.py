@@ -6,7 +6,7 @@ import typing
 from functools import lru_cache
 
 from management.api.native.params import Param
-from management.api.native.registry import Command, ListResult, command, registry
+from management.api.native.registry import Command, RawResponse, command, registry
 from management.api.native.responses import ResponseObject
 from management.config import service as config
 from management.context import Context
@@ -86,7 +86,7 @@ class ListApis(Command):
 
     name = Param(description="API name")
 
-    def handle(self, ctx: Context) -> ListResult:
+    def handle(self, ctx: Context) -> RawResponse:
         names = sorted(registry.commands) + ["login", "logout"]
         allowed = [n for n in names if n in ("login", "logout") or
                    permissions.is_allowed(ctx.session, ctx.caller, n, registry.get(n).api.roles)]
@@ -95,8 +95,14 @@ class ListApis(Command):
                 raise InvalidParameter(f"Api Name: {self.name} does not exist or not allowed for the caller "
                                        "(parameter name)")
             allowed = [self.name]
-        views = [_session_api(n) if n in ("login", "logout") else api_view(n) for n in allowed]
-        return ListResult(views, len(views))
+        return RawResponse({"count": len(allowed), "api": [api_dict(n) for n in allowed]})
+
+
+@lru_cache(maxsize=None)
+def api_dict(name: str) -> dict:
+    """The rendered listApis entry of one command (declarations do not change while running)."""
+    view = _session_api(name) if name in ("login", "logout") else api_view(name)
+    return view.model_dump(exclude_none=True)
 
 
 def _session_api(name: str) -> ApiResponse:

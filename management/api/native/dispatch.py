@@ -81,11 +81,10 @@ def _error(name, error: CloudError, fmt: str, request: ApiRequest, reply: ApiRep
 
 
 def _run(name: str | None, request: ApiRequest, request_id: str) -> dict:
-    with db.session() as session:
+    cls = registry.get(name) if name else None
+    with (db.read_session() if cls is not None and cls.api.readonly else db.session()) as session:
         caller = auth.authenticate(session, request)
-        cls = registry.get(name) if name else None
-        allowed = cls is not None and permissions.is_allowed(session, caller, cls.api.name, cls.api.roles)
-        if not allowed:
+        if cls is None or not permissions.is_allowed(session, caller, cls.api.name, cls.api.roles):
             if request.integration:
                 raise UnsupportedCommand(command=name)
             raise UnknownCommand(command=name)

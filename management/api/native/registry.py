@@ -37,6 +37,11 @@ class Api:
     related: tuple[str, ...] = ()
     event: str | None = None  # event type of an async command (Scheduled/Started/Completed rows)
 
+    @property
+    def readonly(self) -> bool:
+        """Sync list/query/get commands change nothing and run in a read-only transaction."""
+        return not self.is_async and self.name.startswith(("list", "query", "get"))
+
 
 @dataclass
 class Prepared:
