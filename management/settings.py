@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = 4
     node_name: str | None = None
     max_request_bytes: int = 1_048_576
+    api_threads: int = 4  # API requests served in parallel by one process (the rest queue)
     job_stale_seconds: int = 60  # a running job whose worker has not beaten for this long is failed
     job_resend_seconds: int = 30  # a queued job no worker claimed for this long is sent again
     log_level: str = "INFO"

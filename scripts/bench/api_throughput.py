@@ -14,7 +14,8 @@ command's signed URL (signature v2, no expires) is computed once and reused. The
 the same machine and competes for the CPUs; its own CPU per request is printed too, and when it is near
 the server's the baseline figure is bounded by the client, not by uvicorn. Server CPU ms per request is
 the steadier comparison. "rest of machine" is CPU used by everything else during the phase (the worker,
-MariaDB, Redis, or anything unrelated: a busy box skews the figures). All traffic goes to 127.0.0.1. Exits non-zero on any error.
+MariaDB, Redis, or anything unrelated: a busy box skews the figures). All traffic goes to 127.0.0.1.
+Exits non-zero if any request fails (non-200 or transport error).
 
     .venv/bin/python scripts/bench/api_throughput.py [--backend sqlite|mysql] [--seconds 10] \
         [--concurrency 16] [--accounts 50]
@@ -40,13 +41,13 @@ from urllib.parse import urlencode
 if importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None
 
-import httpx  # noqa: E402
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from management.api.native.signing import sign  # noqa: E402
-from tests.support import free_port, keys_for, make_cloud, wait_port  # noqa: E402
+from management.api.native.signing import sign
+from tests.support import free_port, keys_for, make_cloud, wait_port
 
 WARMUP = 2.0
 TICK = os.sysconf("SC_CLK_TCK")
@@ -156,13 +157,17 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
           "signing: one precomputed v2 signed URL per command (no expires), reused for every request; "
           "one keep-alive httpx.AsyncClient per worker")
     for r in results:
-        ratio = "" if r is base else f" — {r.rps / base.rps:.2f}x baseline throughput, {r.pct(.5) / base.pct(.5):.1f}x baseline p50"
+        ratio = "" if r is base else (f" — {r.rps / base.rps:.2f}x baseline throughput, "
+                                      f"{r.pct(.5) / base.pct(.5):.1f}x baseline p50")
+        errors = f", {len(r.errors)} ERRORS" if r.errors else ""
         print(f"{r.name}: {r.rps:.0f} req/s, p50 {r.pct(.5):.1f} ms, p99 {r.pct(.99):.1f} ms, "
-              f"server CPU {r.cpu_ms(r.server_cpu):.2f} ms/req, load-generator CPU {r.cpu_ms(r.client_cpu):.2f} ms/req, "
-              f"rest of machine {r.other_cpu / r.elapsed:.2f} CPUs{ratio}{f', {len(r.errors)} ERRORS' if r.errors else ''}")
+              f"server CPU {r.cpu_ms(r.server_cpu):.2f} ms/req, "
+              f"load-generator CPU {r.cpu_ms(r.client_cpu):.2f} ms/req, "
+              f"rest of machine {r.other_cpu / r.elapsed:.2f} CPUs{ratio}{errors}")
         for detail in sorted(set(r.errors))[:5]:
             print(f"    error x{r.errors.count(detail)}: {detail}")
-    print("\n| Endpoint | req/s | p50 ms | p99 ms | server CPU ms/req | throughput vs baseline | p50 vs baseline | errors |")
+    print("\n| Endpoint | req/s | p50 ms | p99 ms | server CPU ms/req | throughput vs baseline | p50 vs baseline "
+          "| errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r.name} | {r.rps:.0f} | {r.pct(.5):.1f} | {r.pct(.99):.1f} | {r.cpu_ms(r.server_cpu):.2f} | "

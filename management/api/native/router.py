@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -14,6 +14,15 @@ from management.errors import CloudError, InvalidParameter
 from management.settings import get_settings
 
 router = APIRouter()
+# Requests run in worker threads; more threads than this only add GIL contention on few cores.
+_limiter: CapacityLimiter | None = None
+
+
+def limiter() -> CapacityLimiter:
+    global _limiter
+    if _limiter is None:
+        _limiter = CapacityLimiter(get_settings().api_threads)
+    return _limiter
 
 
 class RequestTooLarge(InvalidParameter):
@@ -79,7 +88,7 @@ async def serve(request: Request, integration: bool = False) -> Response:
         return Response(payload, status_code=error.code, media_type=content_type)
     api_request = dispatch.ApiRequest(params=params, method=request.method, cookies=dict(request.cookies),
                                       integration=integration, remote=request.client.host if request.client else "")
-    reply = await to_thread.run_sync(dispatch.handle, api_request)
+    reply = await to_thread.run_sync(dispatch.handle, api_request, limiter=limiter())
     response = Response(reply.body, status_code=reply.status, headers=reply.headers)
     response.headers["content-type"] = reply.content_type
     for name, value, options in reply.cookies:
