@@ -1,8 +1,11 @@
 """Imports every model module so the metadata (and Alembic) sees all tables."""
 
+from management.compute import models as compute_models  # noqa: F401
 from management.config import models as config_models  # noqa: F401
 from management.events import models as event_models  # noqa: F401
 from management.iam import models as iam_models  # noqa: F401
 from management.infra import models as infra_models  # noqa: F401
 from management.jobs import models as job_models  # noqa: F401
+from management.limits import models as limit_models  # noqa: F401
+from management.storage import models as storage_models  # noqa: F401
 from usage import models as usage_models  # noqa: F401

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Makes sure the services the tests need are installed and running on 127.0.0.1:
-# MariaDB on 3306 (root, empty password over TCP) and Redis on 6379.
+# MariaDB on 3306 (root, empty password over TCP) and Redis on 6379; and libvirt with QEMU plus what
+# the tests need to build a tiny bootable guest (Debian's kernel, busybox, syslinux on a FAT image).
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server mariadb-client)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v libvirtd >/dev/null 2>&1 || missing+=(libvirt-daemon-system libvirt-dev pkg-config)
+command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
+command -v syslinux >/dev/null 2>&1 || missing+=(syslinux syslinux-common)
+command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
+command -v mkfs.vfat >/dev/null 2>&1 || missing+=(dosfstools)
+command -v cpio >/dev/null 2>&1 || missing+=(cpio)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -26,5 +36,9 @@ if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
         --dir /var/lib/redis --logfile /var/log/redis/ci.log
     for _ in $(seq 40); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.25; done
 fi
+pgrep -x virtlogd >/dev/null || as_root virtlogd -d
+pgrep -x libvirtd >/dev/null || as_root libvirtd -d
+for _ in $(seq 40); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.25; done
 mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null
 redis-cli -h 127.0.0.1 ping >/dev/null
+virsh -c qemu:///system version >/dev/null

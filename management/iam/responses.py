@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from management.api.native.responses import ResponseObject, cs_date
 from management.iam.models import Account, Domain, Role, User
+from management.limits.views import LimitFields, account_limit_fields, domain_limit_fields
 
 
 class UserResponse(ResponseObject):
@@ -34,7 +35,7 @@ class UserResponse(ResponseObject):
     iscallerchilddomain: bool | None = None
 
 
-class AccountResponse(ResponseObject):
+class AccountResponse(ResponseObject, LimitFields):
     object_name = "account"
     id: str
     name: str
@@ -53,7 +54,7 @@ class AccountResponse(ResponseObject):
     user: list[UserResponse] = []
 
 
-class DomainResponse(ResponseObject):
+class DomainResponse(ResponseObject, LimitFields):
     object_name = "domain"
     id: str
     name: str
@@ -124,6 +125,7 @@ def account_views(session: Session, accounts: list[Account]) -> list[AccountResp
                                                        User.removed.is_(None)).order_by(User.id)):
             users.setdefault(user.account_id, []).append(user)
     views = []
+    limit_fields = account_limit_fields(session, accounts)
     for account in accounts:
         domain, role = lookups.domains[account.domain_id], lookups.roles.get(account.role_id)
         views.append(AccountResponse(
@@ -133,7 +135,8 @@ def account_views(session: Session, accounts: list[Account]) -> list[AccountResp
             domainpath=domain_display_path(domain), state=account.state, networkdomain=account.network_domain,
             created=cs_date(account.created), isdefault=account.is_default,
             iscleanuprequired=account.cleanup_needed,
-            user=[user_view(u, account, lookups) for u in users.get(account.id, [])]))
+            user=[user_view(u, account, lookups) for u in users.get(account.id, [])],
+            **limit_fields.get(account.id, {})))
     return views
 
 
@@ -143,11 +146,13 @@ def domain_views(session: Session, domains: list[Domain]) -> list[DomainResponse
     ids = [d.id for d in domains]
     with_children = set(session.scalars(select(Domain.parent).where(Domain.parent.in_(ids),
                                                                     Domain.removed.is_(None)))) if ids else set()
+    limit_fields = domain_limit_fields(session, domains)
     return [DomainResponse(id=d.uuid, name=d.name, level=d.level,
                            parentdomainid=parents[d.parent].uuid if d.parent in parents else None,
                            parentdomainname=parents[d.parent].name if d.parent in parents else None,
                            haschild=d.id in with_children, path=domain_display_path(d),
-                           networkdomain=d.network_domain, state=d.state, created=cs_date(d.created))
+                           networkdomain=d.network_domain, state=d.state, created=cs_date(d.created),
+                           **limit_fields.get(d.id, {}))
             for d in domains]
 
 

@@ -16,7 +16,7 @@ from management.settings import Settings
 log = logging.getLogger(__name__)
 QUEUE = "management"
 
-app = Celery("cloudstack", include=["management.jobs.tasks"])
+app = Celery("cloudstack", include=["management.jobs.tasks", "management.storage.tasks"])
 app.conf.update(
     task_default_queue=QUEUE,
     task_acks_late=True,

@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 
 from management.api.native.registry import registry
 from management.api.native.render import body_of
+from management.config import service as config
 from management.context import Context, system_caller
 from management.db import db, utcnow
 from management.errors import CloudError, InternalError
@@ -22,7 +23,6 @@ from management.jobs import service as jobs
 from management.jobs.models import AsyncJob, JobStatus
 
 log = logging.getLogger(__name__)
-MAX_REQUEUES = 5
 
 
 def run(job_id: int) -> None:
@@ -109,9 +109,12 @@ def reap() -> tuple[int, int]:
         unclaimed = session.scalars(select(AsyncJob).where(
             AsyncJob.status == JobStatus.IN_PROGRESS, AsyncJob.node.is_(None),
             or_(AsyncJob.heartbeat < cutoff, and_(AsyncJob.heartbeat.is_(None), AsyncJob.created < cutoff)))).all()
+        give_up = now - timedelta(minutes=config.get_int(session, "job.cancel.threshold.minutes"))
         for job in unclaimed:
-            if job.attempts >= MAX_REQUEUES:
-                jobs.fail(session, job.id, InternalError("Job failed: it could not be delivered to a worker"))
+            if job.created < give_up:
+                error = InternalError("Job failed: no worker picked it up within job.cancel.threshold.minutes; "
+                                      "is cloudstack-worker running?")
+                jobs.fail(session, job.id, error)
                 failed += 1
                 continue
             job.attempts += 1

@@ -1,0 +1,1 @@
+"""Hypervisor drivers: one interface, a libvirt driver and a pure-Python simulator."""

@@ -1,0 +1,60 @@
+"""The hypervisor seam: every operation an agent performs on its host goes through this interface.
+
+Callers ask ``capabilities`` what a driver can do rather than which driver it is. The simulator keeps
+the same method set (a unit test compares them), so the management server and the scale and fault
+tests can run without libvirt.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from agent.protocol import PowerState, StartupReport, VmSpec
+
+
+class HypervisorError(Exception):
+    """A hypervisor operation failed; the message says what and why (it goes back in the answer)."""
+
+
+class HypervisorDriver(ABC):
+    capabilities: dict[str, bool] = {"live_migration": False, "hotplug_disk": False, "snapshot": False}
+
+    @abstractmethod
+    def host_info(self, guid: str, name: str) -> StartupReport:
+        """What this host has (CPUs, speed, memory, hypervisor version) for the startup report."""
+
+    @abstractmethod
+    def vm_states(self) -> dict[str, PowerState]:
+        """Power state of every VM the hypervisor knows, by instance name."""
+
+    @abstractmethod
+    def start(self, spec: VmSpec) -> None:
+        """Define the VM (replacing an older definition of the same name) and start it."""
+
+    @abstractmethod
+    def stop(self, name: str, force: bool = False, timeout: float = 30.0) -> None:
+        """Shut the VM down (ACPI, then hard off after ``timeout`` or at once with ``force``) and undefine it."""
+
+    @abstractmethod
+    def reboot(self, name: str) -> None:
+        """Reboot a running VM."""
+
+    @abstractmethod
+    def migrate(self, name: str, destination_uri: str, live: bool = True) -> None:
+        """Move a running VM to the host at ``destination_uri``."""
+
+    @abstractmethod
+    def create_volume(self, path: str, size_bytes: int, fmt: str = "qcow2", backing: str | None = None,
+                      backing_format: str | None = None) -> int:
+        """Create a disk image (optionally on a backing file); returns its virtual size in bytes."""
+
+    @abstractmethod
+    def delete_volume(self, path: str) -> None:
+        """Remove a disk image; removing one that is already gone is not an error."""
+
+    @abstractmethod
+    def copy_image(self, source: str, destination: str) -> int:
+        """Copy a template image (a file path) to primary storage; returns its size in bytes."""
+
+    def close(self) -> None:
+        """Release connections."""

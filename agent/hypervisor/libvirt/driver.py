@@ -1,0 +1,154 @@
+"""The libvirt hypervisor driver: transient domains from XML, disk images with qemu-img."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import libvirt
+
+from agent.hypervisor.base import HypervisorDriver, HypervisorError
+from agent.hypervisor.libvirt.domain_xml import domain_xml
+from agent.hypervisor.libvirt.host import Host
+from agent.protocol import PowerState, StartupReport, VmSpec
+
+POWER = {libvirt.VIR_DOMAIN_RUNNING: "PowerOn", libvirt.VIR_DOMAIN_BLOCKED: "PowerOn",
+         libvirt.VIR_DOMAIN_PAUSED: "PowerOn", libvirt.VIR_DOMAIN_SHUTDOWN: "PowerOn",
+         libvirt.VIR_DOMAIN_SHUTOFF: "PowerOff", libvirt.VIR_DOMAIN_CRASHED: "PowerOff",
+         libvirt.VIR_DOMAIN_PMSUSPENDED: "PowerOn", libvirt.VIR_DOMAIN_NOSTATE: "PowerUnknown"}
+
+
+class LibvirtDriver(HypervisorDriver):
+    capabilities = {"live_migration": True, "hotplug_disk": True, "snapshot": True}
+
+    def __init__(self, uri: str = "qemu:///system", private_ip: str | None = None, domain_type: str = "auto") -> None:
+        self.host = Host(uri, domain_type)
+        self.private_ip = private_ip
+
+    def _domain(self, name: str) -> libvirt.virDomain | None:
+        try:
+            return self.host.conn.lookupByName(name)
+        except libvirt.libvirtError as error:
+            if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise HypervisorError(f"libvirt lookup of {name} failed: {error}") from None
+
+    def host_info(self, guid: str, name: str) -> StartupReport:
+        conn = self.host.conn
+        model, memory_mb, cpus, mhz, _nodes, sockets, _cores, _threads = conn.getInfo()
+        version = conn.getVersion()
+        return StartupReport(guid=guid, name=name, hypervisor="KVM",
+                             hypervisor_version=f"{version // 1000000}.{version // 1000 % 1000}.{version % 1000}",
+                             cpus=cpus, cpu_sockets=sockets or 1, cpu_speed_mhz=mhz or 1000,
+                             memory_bytes=memory_mb * 1024 * 1024, private_ip=self.private_ip,
+                             capabilities=[k for k, v in self.capabilities.items() if v] + [model])
+
+    def vm_states(self) -> dict[str, PowerState]:
+        try:
+            domains = self.host.conn.listAllDomains()
+        except libvirt.libvirtError as error:
+            raise HypervisorError(f"cannot list domains: {error}") from None
+        return {d.name(): POWER.get(d.state()[0], "PowerUnknown") for d in domains}
+
+    def start(self, spec: VmSpec) -> None:
+        existing = self._domain(spec.name)
+        if existing is not None:
+            if existing.isActive():
+                return  # already running: starting twice is a no-op (idempotent retries)
+            existing.undefine()
+        xml = domain_xml(spec, self.host.domain_type())
+        try:
+            self.host.conn.createXML(xml, 0)
+        except libvirt.libvirtError as error:
+            raise HypervisorError(f"cannot start {spec.name}: {error}") from None
+
+    def stop(self, name: str, force: bool = False, timeout: float = 30.0) -> None:
+        domain = self._domain(name)
+        if domain is None:
+            return
+        try:
+            if domain.isActive() and not force:
+                try:
+                    domain.shutdown()
+                except libvirt.libvirtError:
+                    pass
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and self._domain(name) is not None and domain.isActive():
+                    time.sleep(0.5)
+            domain = self._domain(name)
+            if domain is not None and domain.isActive():
+                domain.destroy()
+            domain = self._domain(name)
+            if domain is not None and domain.isPersistent():
+                domain.undefine()
+        except libvirt.libvirtError as error:
+            if self._domain(name) is not None:
+                raise HypervisorError(f"cannot stop {name}: {error}") from None
+
+    def reboot(self, name: str) -> None:
+        domain = self._domain(name)
+        if domain is None or not domain.isActive():
+            raise HypervisorError(f"VM {name} is not running")
+        try:
+            domain.reset(0)
+        except libvirt.libvirtError as error:
+            raise HypervisorError(f"cannot reboot {name}: {error}") from None
+
+    def migrate(self, name: str, destination_uri: str, live: bool = True) -> None:
+        domain = self._domain(name)
+        if domain is None:
+            raise HypervisorError(f"VM {name} is not on this host")
+        flags = libvirt.VIR_MIGRATE_LIVE if live else 0
+        flags |= libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+        try:
+            domain.migrateToURI(destination_uri, flags, None, 0)
+        except libvirt.libvirtError as error:
+            raise HypervisorError(f"cannot migrate {name} to {destination_uri}: {error}") from None
+
+    def create_volume(self, path: str, size_bytes: int, fmt: str = "qcow2", backing: str | None = None,
+                      backing_format: str | None = None) -> int:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        command = ["qemu-img", "create", "-q", "-f", fmt]
+        if backing:
+            command += ["-b", backing, "-F", backing_format or "qcow2"]
+        command += [path]
+        if size_bytes:
+            command.append(str(size_bytes))
+        self._qemu_img(command)
+        return self.image_info(path)["virtual-size"]
+
+    def image_info(self, path: str) -> dict:
+        return json.loads(self._qemu_img(["qemu-img", "info", "--output=json", "-U", path]))
+
+    def delete_volume(self, path: str) -> None:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise HypervisorError(f"cannot delete {path}: {error}") from None
+
+    def copy_image(self, source: str, destination: str) -> int:
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        partial = destination + ".part"
+        try:
+            shutil.copyfile(source, partial)
+            os.replace(partial, destination)
+        except OSError as error:
+            if os.path.exists(partial):
+                os.remove(partial)
+            raise HypervisorError(f"cannot copy {source} to {destination}: {error}") from None
+        return os.path.getsize(destination)
+
+    @staticmethod
+    def _qemu_img(command: list[str]) -> str:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise HypervisorError(f"{' '.join(command[:2])} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def close(self) -> None:
+        self.host.close()

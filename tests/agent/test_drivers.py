@@ -1,0 +1,108 @@
+"""The hypervisor drivers against real libvirt: test:///default for speed, qemu:///system to boot a guest."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from pathlib import Path
+
+import pytest
+
+from agent.hypervisor.base import HypervisorDriver, HypervisorError
+from agent.hypervisor.libvirt.driver import LibvirtDriver
+from agent.hypervisor.simulator import SimulatorDriver
+from agent.protocol import DiskSpec, NicSpec, VmSpec
+from tests.agent.guest import build_guest_image, wait_for
+
+
+def public_methods(cls) -> set[str]:
+    return {n for n, v in inspect.getmembers(cls, inspect.isfunction) if not n.startswith("_")}
+
+
+def test_simulator_keeps_step_with_the_interface():
+    base = public_methods(HypervisorDriver)
+    assert base <= public_methods(SimulatorDriver) and base <= public_methods(LibvirtDriver)
+    assert not inspect.isabstract(SimulatorDriver) and not inspect.isabstract(LibvirtDriver)
+    assert set(SimulatorDriver.capabilities) == set(HypervisorDriver.capabilities)
+
+
+def spec(name: str, **kw) -> VmSpec:
+    return VmSpec(name=name, uuid=str(uuid.uuid4()), vcpus=1, cpu_speed_mhz=1000, memory_mb=128, **kw)
+
+
+def test_simulator_faults_and_delays():
+    sim = SimulatorDriver()
+    sim.start(spec("i-2-1-VM"))
+    assert sim.vm_states() == {"i-2-1-VM": "PowerOn"}
+    sim.failures["stop"] = "agent lost the disk"
+    with pytest.raises(HypervisorError, match="agent lost the disk"):
+        sim.stop("i-2-1-VM")
+    sim.failures.clear()
+    sim.stop("i-2-1-VM")
+    assert sim.vm_states() == {}
+
+
+def test_libvirt_test_driver_lifecycle():
+    driver = LibvirtDriver("test:///default")
+    info = driver.host_info("guid-1", "h1")
+    assert info.cpus >= 1 and info.memory_bytes > 0 and info.hypervisor == "KVM"
+    name = f"i-2-{uuid.uuid4().int % 10000}-VM"
+    driver.start(spec(name, nics=[NicSpec(mac="02:00:11:22:33:44")]))
+    assert driver.vm_states()[name] == "PowerOn"
+    driver.start(spec(name))  # idempotent
+    driver.reboot(name)
+    driver.stop(name, force=True)
+    assert name not in driver.vm_states()
+    driver.stop(name)  # stopping a VM that is gone is fine
+    with pytest.raises(HypervisorError):
+        driver.reboot(name)
+    driver.close()
+
+
+@pytest.fixture(scope="module")
+def storage_dir():
+    """A directory QEMU (running as libvirt-qemu) can reach, unlike pytest's private tmp dirs."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="cs-agent-test-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def guest_template(storage_dir) -> Path:
+    return build_guest_image(storage_dir / "template")
+
+
+def test_real_guest_boots_on_qemu(storage_dir, guest_template):
+    """A transient QEMU domain on a qcow2 overlay of the template: boot, reboot, stop, nothing left."""
+    driver = LibvirtDriver("qemu:///system", domain_type="qemu")  # no usable KVM on these machines
+    assert driver.host.domain_type() == "qemu"
+    tmp_path = storage_dir
+    root = tmp_path / "root.qcow2"
+    data = tmp_path / "data.qcow2"
+    driver.create_volume(str(root), 0, "qcow2", backing=str(guest_template), backing_format="raw")
+    assert driver.create_volume(str(data), 32 * 1024 * 1024, "qcow2") == 32 * 1024 * 1024
+    log = tmp_path / "serial.log"
+    name = f"i-9-{uuid.uuid4().int % 100000}-VM"
+    vm = spec(name, disks=[DiskSpec(path=str(root), format="qcow2", target="vda"),
+                           DiskSpec(path=str(data), format="qcow2", target="vdb", device_id=1)],
+              serial_log=str(log))
+    try:
+        driver.start(vm)
+        first = wait_for(log, "GUEST-READY")
+        assert "GUEST-DISK vdb 65536" in wait_for(log, "GUEST-DISK vdb")
+        assert driver.vm_states()[name] == "PowerOn"
+        size = log.stat().st_size
+        driver.reboot(name)
+        second = wait_for(log, "GUEST-READY", after=size)
+        assert second != first  # a new boot id: the guest really rebooted
+    finally:
+        driver.stop(name, force=True)
+    assert name not in driver.vm_states()
+    driver.delete_volume(str(root))
+    driver.delete_volume(str(data))
+    assert not root.exists()
+    driver.close()
