@@ -116,7 +116,7 @@ def worker_main(argv: list[str] | None = None) -> None:
     from management.bootstrap import bootstrap
     from management.db import db
     from management.jobs import node
-    from management.jobs.celery import QUEUE, app
+    from management.jobs.celery import app
     from management.jobs.periodic import Scheduler
 
     settings = get_settings()
@@ -129,7 +129,7 @@ def worker_main(argv: list[str] | None = None) -> None:
     scheduler = Scheduler("worker")
     scheduler.start()
     concurrency = args.concurrency or os.cpu_count() or 2
-    app.worker_main(["worker", "-Q", QUEUE, "--concurrency", str(concurrency), "--pool", args.pool,
+    app.worker_main(["worker", "-Q", settings.queue, "--concurrency", str(concurrency), "--pool", args.pool,
                      "-n", f"worker-{node.name()}@%h", "--without-gossip", "--without-mingle",
                      "--loglevel", settings.log_level.upper()])
 

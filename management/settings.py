@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     embedded_worker: bool | None = None
     worker_concurrency: int = 4
+    queue: str = "management"  # Celery queue of the jobs (one per cloud when clouds share a broker)
     node_name: str | None = None
     max_request_bytes: int = 1_048_576
     api_threads: int = 4  # API requests served in parallel by one process (the rest queue)

@@ -108,7 +108,9 @@ def make_cloud(tmp: Path, *, backend: str = BACKEND, with_worker: bool = True) -
         subprocess.run([str(BIN / "cloud-setup-databases"), "cloudtest:cl0ud-Test@127.0.0.1:3306",
                         "--deploy-as=root:", "--db-properties", str(props), "--cloud-db", cloud.databases[0],
                         "--usage-db", cloud.databases[1]], check=True, env=env, capture_output=True)
-        env.update(CLOUDSTACK_DB_PROPERTIES=str(props), CLOUDSTACK_BROKER_URL=REDIS_URL)
+        # Several test clouds share one Redis: each gets its own job queue, so no worker takes another's jobs.
+        env.update(CLOUDSTACK_DB_PROPERTIES=str(props), CLOUDSTACK_BROKER_URL=REDIS_URL,
+                   CLOUDSTACK_QUEUE=f"management-{suffix}")
         cloud.port = cloud.start_management(extra=["--no-worker"])
         if with_worker:
             cloud.start_worker()

@@ -41,7 +41,8 @@ def configure(settings: Settings) -> Celery:
         (folder / "control").mkdir(exist_ok=True)
         options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "polling_interval": 0.05,
                    "store_processed": False, "control_folder": str(folder / "control")}
-    app.conf.update(broker_url=url, broker_transport_options=options)
+    app.conf.update(broker_url=url, broker_transport_options=options, task_default_queue=settings.queue,
+                    task_default_routing_key=settings.queue)
     return app
 
 
@@ -54,7 +55,8 @@ class EmbeddedWorker:
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.controller = app.WorkController(pool_cls="threads", concurrency=self.concurrency, queues=[QUEUE],
+        self.controller = app.WorkController(pool_cls="threads", concurrency=self.concurrency,
+                                             queues=[app.conf.task_default_queue],
                                              without_heartbeat=True, without_mingle=True, without_gossip=True,
                                              loglevel="WARNING", logfile=None, hostname=f"embedded@{id(self)}")
         self.thread = threading.Thread(target=self.controller.start, name="celery-embedded", daemon=True)
