@@ -321,7 +321,7 @@ class UpdateDiskOffering(Command):
 
 @command("deleteDiskOffering", roles=ADMINS)
 class DeleteDiskOffering(Command):
-    """Updates a disk offering."""
+    """Deletes a disk offering."""
 
     id = Param("uuid", entity=DiskOffering, required=True, description="ID of the disk offering")
 
