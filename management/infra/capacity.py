@@ -64,19 +64,18 @@ def _active_hosts(zone_id: int, pod_id: int | None, cluster_id: int | None):
 
 
 def host_capacity(session: Session, zone_id: int, pod_id: int | None, cluster_id: int | None) -> list[CapacityRow]:
+    """Memory and CPU of the active hosts of the scope, summed in the database (one query, any size)."""
     cpu_factor = config.get_float(session, "cpu.overprovisioning.factor")
     mem_factor = config.get_float(session, "mem.overprovisioning.factor")
-    mem_total = mem_used = cpu_total = cpu_used = 0
-    for host, cluster in session.execute(_active_hosts(zone_id, pod_id, cluster_id)):
-        cpu_ratio = (cluster.cpu_overcommit_ratio if cluster and cluster.cpu_overcommit_ratio else cpu_factor)
-        mem_ratio = (cluster.mem_overcommit_ratio if cluster and cluster.mem_overcommit_ratio else mem_factor)
-        mem_total += int(host.memory * mem_ratio)
-        mem_used += host.memory_allocated
-        cpu_total += int(host.cpus * host.speed * cpu_ratio)
-        cpu_used += host.cpu_allocated
+    cpu_ratio = func.coalesce(func.nullif(Cluster.cpu_overcommit_ratio, 0), cpu_factor)
+    mem_ratio = func.coalesce(func.nullif(Cluster.mem_overcommit_ratio, 0), mem_factor)
+    query = _active_hosts(zone_id, pod_id, cluster_id).with_only_columns(
+        func.sum(Host.memory * mem_ratio), func.sum(Host.memory_allocated),
+        func.sum(Host.cpus * Host.speed * cpu_ratio), func.sum(Host.cpu_allocated))
+    mem_total, mem_used, cpu_total, cpu_used = session.execute(query).one()
     scope = {"zone_id": zone_id, "pod_id": pod_id, "cluster_id": cluster_id}
-    return [CapacityRow(MEMORY, total=mem_total, used=mem_used, **scope),
-            CapacityRow(CPU, total=cpu_total, used=cpu_used, **scope)]
+    return [CapacityRow(MEMORY, total=int(mem_total or 0), used=int(mem_used or 0), **scope),
+            CapacityRow(CPU, total=int(cpu_total or 0), used=int(cpu_used or 0), **scope)]
 
 
 def ip_capacity(session: Session, zone_id: int, pod_id: int | None, cluster_id: int | None) -> list[CapacityRow]:
