@@ -83,3 +83,76 @@ class VmSpec(BaseModel):
 class VmPower(BaseModel):
     name: str
     state: PowerState
+
+
+class Command(BaseModel):
+    """Base of what the management server asks an agent to do; ``kind`` names the command."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+
+
+class StartVm(Command):
+    kind: Literal["StartVm"] = "StartVm"
+    vm: VmSpec
+
+
+class StopVm(Command):
+    kind: Literal["StopVm"] = "StopVm"
+    name: str
+    force: bool = False
+
+
+class RebootVm(Command):
+    kind: Literal["RebootVm"] = "RebootVm"
+    name: str
+
+
+class MigrateVm(Command):
+    kind: Literal["MigrateVm"] = "MigrateVm"
+    name: str
+    destination_uri: str  # libvirt URI of the destination host (qemu+tcp://ip/system)
+    live: bool = True
+
+
+class CreateVolume(Command):
+    kind: Literal["CreateVolume"] = "CreateVolume"
+    path: str
+    size_bytes: int = 0
+    format: Literal["qcow2", "raw"] = "qcow2"
+    backing: str | None = None
+    backing_format: str | None = None
+
+
+class DeleteVolume(Command):
+    kind: Literal["DeleteVolume"] = "DeleteVolume"
+    path: str
+
+
+class CopyImage(Command):
+    kind: Literal["CopyImage"] = "CopyImage"
+    source: str
+    destination: str
+
+
+class GetVmStates(Command):
+    kind: Literal["GetVmStates"] = "GetVmStates"
+
+
+AnyCommand = StartVm | StopVm | RebootVm | MigrateVm | CreateVolume | DeleteVolume | CopyImage | GetVmStates
+
+
+class Envelope(BaseModel):
+    """A command on the wire: the command and an id the answer refers to."""
+
+    request_id: str
+    command: AnyCommand = Field(discriminator="kind")
+
+
+class Answer(BaseModel):
+    """What the agent answers: ``ok`` or not, a human-readable ``details`` (the error), and data."""
+
+    request_id: str = ""
+    ok: bool
+    details: str = ""
+    data: dict = {}

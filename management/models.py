@@ -1,10 +1,13 @@
 """Imports every model module so the metadata (and Alembic) sees all tables."""
 
 from management.compute import models as compute_models  # noqa: F401
+from management.compute import vm_models  # noqa: F401
 from management.config import models as config_models  # noqa: F401
+from management.events import alerts as event_alerts  # noqa: F401
 from management.events import models as event_models  # noqa: F401
 from management.iam import models as iam_models  # noqa: F401
 from management.infra import models as infra_models  # noqa: F401
+from management.infra import simulator as infra_simulator  # noqa: F401
 from management.jobs import models as job_models  # noqa: F401
 from management.limits import models as limit_models  # noqa: F401
 from management.storage import models as storage_models  # noqa: F401

@@ -16,7 +16,8 @@ from management.settings import Settings
 log = logging.getLogger(__name__)
 QUEUE = "management"
 
-app = Celery("cloudstack", include=["management.jobs.tasks", "management.storage.tasks"])
+app = Celery("cloudstack",
+             include=["management.jobs.tasks", "management.storage.tasks", "management.infra.agent_tasks"])
 app.conf.update(
     task_default_queue=QUEUE,
     task_acks_late=True,
@@ -41,20 +42,30 @@ def configure(settings: Settings) -> Celery:
         (folder / "control").mkdir(exist_ok=True)
         options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "polling_interval": 0.05,
                    "store_processed": False, "control_folder": str(folder / "control")}
+        app.conf.update(broker_transport="agent.link:AtomicFilesystemTransport")  # atomic message files
     app.conf.update(broker_url=url, broker_transport_options=options, task_default_queue=settings.queue,
                     task_default_routing_key=settings.queue)
     return app
 
 
 class EmbeddedWorker:
-    """A Celery worker on threads inside this process (the embedded default's one-process mode)."""
+    """A Celery worker on threads inside this process (the embedded default's one-process mode).
 
-    def __init__(self, concurrency: int = 4) -> None:
-        self.concurrency = concurrency
+    A watchdog starts a new worker if the running one stops by itself (a Celery worker that meets an
+    unrecoverable error ends its thread), so jobs never wait on a dead in-process worker."""
+
+    def __init__(self, concurrency: int = 4, check_every: float = 2.0) -> None:
+        self.concurrency, self.check_every = concurrency, check_every
         self.controller = None
         self.thread: threading.Thread | None = None
+        self.stopping = threading.Event()
+        self.watchdog = threading.Thread(target=self._watch, name="celery-embedded-watchdog", daemon=True)
 
     def start(self) -> None:
+        self._start_worker()
+        self.watchdog.start()
+
+    def _start_worker(self) -> None:
         self.controller = app.WorkController(pool_cls="threads", concurrency=self.concurrency,
                                              queues=[app.conf.task_default_queue],
                                              without_heartbeat=True, without_mingle=True, without_gossip=True,
@@ -62,7 +73,14 @@ class EmbeddedWorker:
         self.thread = threading.Thread(target=self.controller.start, name="celery-embedded", daemon=True)
         self.thread.start()
 
+    def _watch(self) -> None:
+        while not self.stopping.wait(self.check_every):
+            if self.thread is not None and not self.thread.is_alive():
+                log.error("the in-process job worker stopped; starting a new one")
+                self._start_worker()
+
     def stop(self) -> None:
+        self.stopping.set()
         if self.controller is not None:
             self.controller.stop(in_sighandler=False)
         if self.thread is not None:

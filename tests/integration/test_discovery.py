@@ -28,5 +28,15 @@ def test_capabilities(admin, make_account):
     assert user("listCapabilities")["capability"]["cloudstackversion"] == cap["cloudstackversion"]
 
 
-def test_list_zones_is_empty_without_zones(admin):
-    assert admin("listZones") == {}
+def test_users_see_only_enabled_zones(admin, make_account):
+    from tests.conftest import unique
+
+    name = unique("hidden")
+    zone = admin("createZone", name=name, networktype="Basic", dns1="192.0.2.1", internaldns1="192.0.2.2")["zone"]
+    assert zone["allocationstate"] == "Disabled"
+    assert admin("listZones", id=zone["id"])["zone"][0]["name"] == name
+    _, user = make_account()
+    assert name not in [z["name"] for z in user("listZones").get("zone", [])]
+    admin("updateZone", id=zone["id"], allocationstate="Enabled")
+    assert name in [z["name"] for z in user("listZones").get("zone", [])]
+    admin("deleteZone", id=zone["id"])

@@ -1,12 +1,15 @@
-"""Imports every domain's command declarations into the registry."""
+"""Imports every domain's command declarations into the registry (and the hooks and periodic tasks that
+come with them)."""
 
 from management.api.native import discovery  # noqa: F401
-from management.compute import offering_commands  # noqa: F401
+from management.compute import offering_commands, vm_commands, vm_hooks, vm_scheduled  # noqa: F401
 from management.config import commands as config_commands  # noqa: F401
+from management.events import alerts as event_alerts  # noqa: F401
 from management.events import commands as event_commands  # noqa: F401
 from management.iam import commands as iam_commands  # noqa: F401
 from management.infra import commands as infra_commands  # noqa: F401
 from management.infra import host_commands as infra_host_commands  # noqa: F401
+from management.infra import simulator as infra_simulator  # noqa: F401
 from management.jobs import commands as job_commands  # noqa: F401
 from management.limits import commands as limit_commands  # noqa: F401
 from management.storage import commands as storage_commands  # noqa: F401

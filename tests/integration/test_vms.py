@@ -1,0 +1,330 @@
+"""Virtual machines on a Simulator zone built through the API: deploy (cs with fetch_result, Libcloud as a
+user), the lifecycle, listing scope, capacity, limits, bad input, and host faults (configureSimulator)."""
+
+from __future__ import annotations
+
+import http.server
+import ipaddress
+import threading
+import time
+from functools import partial
+from urllib.parse import urlparse
+
+import pytest
+from cs import CloudStackApiException
+
+from tests.conftest import unique
+from tests.integration.test_templates import Handler, qcow2_bytes, wait_template
+from tests.support import ApiError
+
+GUEST_START, GUEST_END = "10.31.0.100", "10.31.0.119"
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vmweb")
+    (root / "tiny.qcow2").write_bytes(qcow2_bytes(1 << 20))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def build_zone(admin, tmp_path_factory, web, *, hosts: int, host_query: str = "cpus=2&cpu_speed=1000&memory_gb=2",
+               with_template=True) -> dict:
+    name = unique("vmz")
+    zone = admin("createZone", name=name, networktype="Basic", securitygroupenabled="true", dns1="192.0.2.53",
+                 internaldns1="192.0.2.54")["zone"]
+    pod = admin("createPod", zoneid=zone["id"], name=f"{name}-pod", gateway="10.31.0.1", netmask="255.255.255.0",
+                startip="10.31.0.10", endip="10.31.0.50")["pod"]
+    admin("createVlanIpRange", zoneid=zone["id"], podid=pod["id"], forvirtualnetwork="false", gateway="10.31.0.1",
+          netmask="255.255.255.0", startip=GUEST_START, endip=GUEST_END)
+    cluster = admin("addCluster", zoneid=zone["id"], podid=pod["id"], clustername=f"{name}-c1",
+                    clustertype="CloudManaged", hypervisor="Simulator")["cluster"][0]
+    made = [admin("addHost", zoneid=zone["id"], podid=pod["id"], clusterid=cluster["id"], hypervisor="Simulator",
+                  url=f"http://sim/{name}/h{i}?{host_query}", username="root", password="x")["host"][0]
+            for i in range(hosts)]
+    pool = admin("createStoragePool", zoneid=zone["id"], podid=pod["id"], clusterid=cluster["id"], name=f"{name}-pri",
+                 url=f"nfs://192.0.2.10/export/{name}", scope="cluster")["storagepool"]
+    folder = tmp_path_factory.mktemp("vmsec")
+    admin("addImageStore", provider="Local", url=f"file://{folder}", zoneid=zone["id"], name=f"{name}-sec")
+    admin("updateZone", id=zone["id"], allocationstate="Enabled")
+    env = {"zone": zone, "pod": pod, "cluster": cluster, "hosts": made, "pool": pool}
+    if with_template:
+        ostype = admin("listOsTypes", description="Other Linux (64-bit)")["ostype"][0]["id"]
+        template = admin("registerTemplate", name=f"{name}-tpl", displaytext="tiny", format="QCOW2",
+                         hypervisor="Simulator", zoneid=zone["id"], ispublic="true", ostypeid=ostype,
+                         url=f"{web}/tiny.qcow2")["template"][0]
+        assert wait_template(admin, template["id"])["isready"]
+        env["template"] = template
+    return env
+
+
+@pytest.fixture(scope="module")
+def env(admin, tmp_path_factory, web):
+    admin("updateConfiguration", name="secstorage.allowed.internal.sites", value="127.0.0.1/32")
+    time.sleep(2.1)
+    env = build_zone(admin, tmp_path_factory, web, hosts=2)
+    env["small"] = admin("listServiceOfferings", name="Small Instance")["serviceoffering"][0]
+    return env
+
+
+def capacity(admin, zone_id) -> dict[int, int]:
+    return {c["type"]: c["capacityused"] for c in admin("listCapacity", zoneid=zone_id)["capacity"]}
+
+
+def host_allocations(admin, zone_id) -> dict[str, tuple[int, int]]:
+    return {h["id"]: (h["cpuallocatedvalue"], h["memoryallocatedbytes"])
+            for h in admin("listHosts", zoneid=zone_id, type="Routing")["host"]}
+
+
+def has_api(admin, name: str) -> bool:
+    try:
+        return bool(admin("listApis", name=name).get("count", 0))
+    except ApiError:
+        return False
+
+
+def in_range(address: str) -> bool:
+    return ipaddress.ip_address(GUEST_START) <= ipaddress.ip_address(address) <= ipaddress.ip_address(GUEST_END)
+
+
+def deploy(client, env, **extra) -> dict:
+    reply = client("deployVirtualMachine", zoneid=env["zone"]["id"], serviceofferingid=env["small"]["id"],
+                   templateid=env["template"]["id"], **extra)
+    assert reply["id"] and reply["jobid"]
+    return client.wait_job(reply["jobid"])
+
+
+def test_admin_deploys_and_drives_the_lifecycle(cs_admin, admin, env):
+    zone_id = env["zone"]["id"]
+    before = capacity(admin, zone_id)
+    vm = cs_admin.deployVirtualMachine(zoneid=zone_id, serviceofferingid=env["small"]["id"],
+                                       templateid=env["template"]["id"], name=unique("web"),
+                                       displayname="web server")["virtualmachine"]
+    assert vm["state"] == "Running" and vm["displayname"] == "web server"
+    assert vm["cpunumber"] == 1 and vm["cpuspeed"] == 500 and vm["memory"] == 512
+    assert vm["serviceofferingname"] == "Small Instance" and vm["templateid"] == env["template"]["id"]
+    assert vm["hostid"] in {h["id"] for h in env["hosts"]} and vm["instancename"].startswith("i-")
+    [nic] = vm["nic"]
+    assert in_range(nic["ipaddress"]) and nic["macaddress"].startswith("02:00:") and nic["isdefault"] is True
+    assert nic["gateway"] == "10.31.0.1" and nic["netmask"] == "255.255.255.0"
+    after = capacity(admin, zone_id)
+    assert after[1] == before[1] + 500 and after[0] == before[0] + 512 * 1024 * 1024
+    assert host_allocations(admin, zone_id)[vm["hostid"]][0] >= 500
+    assert any(e["type"] == "VM.START" for e in admin("listEvents", type="VM.START")["event"])
+
+    vm = cs_admin.stopVirtualMachine(id=vm["id"])["virtualmachine"]
+    assert vm["state"] == "Stopped" and "hostid" not in vm
+    assert capacity(admin, zone_id)[1] == before[1]
+    assert vm["nic"][0]["ipaddress"] == nic["ipaddress"]  # a stopped VM keeps its address
+    vm = cs_admin.startVirtualMachine(id=vm["id"])["virtualmachine"]
+    assert vm["state"] == "Running"
+    vm = cs_admin.rebootVirtualMachine(id=vm["id"])["virtualmachine"]
+    assert vm["state"] == "Running"
+    with pytest.raises(CloudStackApiException):
+        cs_admin.startVirtualMachine(id=vm["id"])
+    vm = cs_admin.destroyVirtualMachine(id=vm["id"])["virtualmachine"]
+    assert vm["state"] == "Destroyed"
+    assert capacity(admin, zone_id)[1] == before[1]
+    vm = cs_admin.recoverVirtualMachine(id=vm["id"])["virtualmachine"]
+    assert vm["state"] == "Stopped"
+    updated = cs_admin.updateVirtualMachine(id=vm["id"], displayname="renamed", haenable="true")["virtualmachine"]
+    assert updated["displayname"] == "renamed" and updated["haenable"] is True
+    cs_admin.destroyVirtualMachine(id=vm["id"])
+    assert cs_admin.expungeVirtualMachine(id=vm["id"])["success"] is True
+    assert admin("listVirtualMachines", id=vm["id"]).get("count", 0) == 0
+    assert capacity(admin, zone_id) == before  # CPU, memory, addresses back where they were
+    types = {e["type"] for e in admin("listEvents", pagesize=500, page=1)["event"]}
+    assert {"VM.CREATE", "VM.START", "VM.STOP", "VM.REBOOT", "VM.DESTROY", "VM.RECOVER", "VM.EXPUNGE"} <= types
+
+
+def test_user_deploys_with_libcloud_and_sees_only_their_own(admin, make_account, cloud, env):
+    from libcloud.compute.providers import Provider, get_driver
+
+    account, user = make_account()
+    url = urlparse(cloud.url)
+    driver = get_driver(Provider.CLOUDSTACK)(key=user.apikey, secret=user.secret, host=url.hostname, port=url.port,
+                                             path=url.path, secure=False)
+    location = next(loc for loc in driver.list_locations() if loc.id == env["zone"]["id"])
+    size = next(s for s in driver.list_sizes() if s.name == "Small Instance")
+    image = next(i for i in driver.list_images(location=location) if i.id == env["template"]["id"])
+    name = unique("lc")
+    node = driver.create_node(name=name, size=size, image=image, location=location, ex_start_vm=True)
+    assert node.name == name and node.state.lower() == "running"
+    assert in_range(node.private_ips[0])
+    if has_api(admin, "listPublicIpAddresses"):
+        nodes = driver.list_nodes()
+    else:  # list_nodes also asks listPublicIpAddresses (networking issue): read the VMs as it does
+        nodes = [driver._to_node(data=v) for v in driver._sync_request("listVirtualMachines")["virtualmachine"]]
+    assert [n.id for n in nodes] == [node.id] and nodes[0].private_ips == node.private_ips
+    assert driver.reboot_node(node)
+
+    mine = user("listVirtualMachines")["virtualmachine"]
+    assert [v["id"] for v in mine] == [node.id] and mine[0]["account"] == account["name"]
+    assert "hostid" not in mine[0] and "instancename" not in mine[0] and "hostname" not in mine[0]
+    other = admin("deployVirtualMachine", zoneid=env["zone"]["id"], serviceofferingid=env["small"]["id"],
+                  templateid=env["template"]["id"])
+    admin.wait_job(other["jobid"])
+    assert other["id"] not in {v["id"] for v in user("listVirtualMachines", listall="true")["virtualmachine"]}
+    with pytest.raises(ApiError) as err:
+        user("stopVirtualMachine", id=other["id"])
+    assert err.value.status == 531
+    assert node.id in {v["id"] for v in admin("listVirtualMachines", listall="true")["virtualmachine"]}
+
+    assert driver.destroy_node(node)
+    assert user("listVirtualMachines").get("count", 0) == 0  # destroyed: hidden from the user
+    assert user("listVirtualMachines", state="Destroyed")["virtualmachine"][0]["id"] == node.id
+    admin.wait_job(admin("destroyVirtualMachine", id=other["id"], expunge="true")["jobid"])
+    deleted = admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"])
+    assert deleted["jobstatus"] == 1, deleted
+    assert admin("listVirtualMachines", id=node.id, listall="true").get("count", 0) == 0  # expunged with it
+
+
+def test_vm_limit_refuses_the_second_deploy_and_leaves_nothing(admin, make_account, env):
+    account, user = make_account()
+    admin("updateResourceLimit", account=account["name"], domainid=account["domainid"], resourcetype=0, max=1)
+    first = deploy(user, env)
+    assert first["jobstatus"] == 1, first
+    vms_before = admin("listVirtualMachines", listall="true").get("count", 0)
+    ips_before = capacity(admin, env["zone"]["id"])
+    with pytest.raises(ApiError) as err:
+        user("deployVirtualMachine", zoneid=env["zone"]["id"], serviceofferingid=env["small"]["id"],
+             templateid=env["template"]["id"])
+    assert err.value.status == 535 and "user_vm" in err.value.body["errortext"]
+    assert admin("listVirtualMachines", listall="true").get("count", 0) == vms_before
+    assert capacity(admin, env["zone"]["id"]) == ips_before
+    admin.wait_job(admin("destroyVirtualMachine", id=first["jobresult"]["virtualmachine"]["id"],
+                         expunge="true")["jobid"])
+
+
+def test_bad_input_is_refused_with_431(admin, env):
+    good = {"zoneid": env["zone"]["id"], "serviceofferingid": env["small"]["id"], "templateid": env["template"]["id"]}
+    for key in good:
+        with pytest.raises(ApiError) as err:
+            admin("deployVirtualMachine", **(good | {key: "6f1b4c2e-0000-4000-8000-000000000000"}))
+        assert err.value.status == 431, key
+        with pytest.raises(ApiError) as err:
+            admin("deployVirtualMachine", **{k: v for k, v in good.items() if k != key})
+        assert err.value.status == 431 and key in err.value.body["errortext"]
+    for bad in ({"name": "-bad-"}, {"userdata": "not base64!"}, {"rootdisksize": "0"}):
+        with pytest.raises(ApiError) as err:
+            admin("deployVirtualMachine", **good, **bad)
+        assert err.value.status == 431, bad
+
+
+def test_zone_without_room_fails_with_533_and_releases_everything(admin, tmp_path_factory, web, env):
+    tiny = build_zone(admin, tmp_path_factory, web, hosts=1, host_query="cpus=1&cpu_speed=200&memory_gb=1",
+                      with_template=False)
+    template = admin("registerTemplate", name=unique("tpl"), displaytext="tiny", format="QCOW2",
+                     hypervisor="Simulator", zoneid=tiny["zone"]["id"], ispublic="true", url=f"{web}/tiny.qcow2",
+                     ostypeid=admin("listOsTypes", description="Other Linux (64-bit)")["ostype"][0]["id"])
+    assert wait_template(admin, template["template"][0]["id"])["isready"]
+    before = capacity(admin, tiny["zone"]["id"])
+    reply = admin("deployVirtualMachine", zoneid=tiny["zone"]["id"], serviceofferingid=env["small"]["id"],
+                  templateid=template["template"][0]["id"])
+    result = admin.wait_job(reply["jobid"])
+    assert result["jobstatus"] == 2 and result["jobresultcode"] == 533, result
+    assert "Unable to create a deployment" in result["jobresult"]["errortext"]
+    vm = admin("listVirtualMachines", id=reply["id"])["virtualmachine"][0]
+    assert vm["state"] == "Error" and not vm["nic"][0].get("ipaddress")
+    assert capacity(admin, tiny["zone"]["id"]) == before
+
+
+def test_failing_host_is_avoided_and_all_failing_fails_cleanly(admin, env):
+    if not has_api(admin, "configureSimulator"):
+        pytest.skip("configureSimulator is not available")
+    first, second = env["hosts"]
+    admin("updateConfiguration", name="vm.allocation.algorithm", value="firstfit")
+    mock = admin("configureSimulator", hostid=first["id"], name="StartVm",
+                 value="result:fail;message:simulated start failure")["mock"]
+    try:
+        time.sleep(2.1)
+        result = deploy(admin, env)
+        assert result["jobstatus"] == 1, result
+        vm = result["jobresult"]["virtualmachine"]
+        assert vm["state"] == "Running" and vm["hostid"] == second["id"]
+        admin.wait_job(admin("destroyVirtualMachine", id=vm["id"], expunge="true")["jobid"])
+
+        before, allocations = capacity(admin, env["zone"]["id"]), host_allocations(admin, env["zone"]["id"])
+        everywhere = admin("configureSimulator", clusterid=env["cluster"]["id"], name="StartVm",
+                           value="result:fail")["mock"]
+        try:
+            reply = admin("deployVirtualMachine", zoneid=env["zone"]["id"], serviceofferingid=env["small"]["id"],
+                          templateid=env["template"]["id"])
+            result = admin.wait_job(reply["jobid"])
+            assert result["jobstatus"] == 2 and result["jobresultcode"] == 533, result
+            vm = admin("listVirtualMachines", id=reply["id"])["virtualmachine"][0]
+            assert vm["state"] == "Error" and not vm["nic"][0].get("ipaddress")
+            assert capacity(admin, env["zone"]["id"]) == before
+            assert host_allocations(admin, env["zone"]["id"]) == allocations
+            admin.wait_job(admin("destroyVirtualMachine", id=vm["id"])["jobid"])
+            assert admin("listVirtualMachines", id=vm["id"]).get("count", 0) == 0
+        finally:
+            admin("cleanupSimulatorMock", id=everywhere["id"])
+    finally:
+        admin("cleanupSimulatorMock", id=mock["id"])
+        admin("resetConfiguration", name="vm.allocation.algorithm")
+
+
+def test_change_offering_of_a_stopped_vm(admin, env):
+    result = deploy(admin, env, startvm="false")
+    vm = result["jobresult"]["virtualmachine"]
+    assert vm["state"] == "Stopped"
+    medium = admin("listServiceOfferings", name="Medium Instance")["serviceoffering"][0]
+    changed = admin("changeServiceForVirtualMachine", id=vm["id"], serviceofferingid=medium["id"])["virtualmachine"]
+    assert changed["serviceofferingname"] == "Medium Instance" and changed["memory"] == 1024
+    started = admin.wait_job(admin("startVirtualMachine", id=vm["id"])["jobid"])
+    assert started["jobresult"]["virtualmachine"]["state"] == "Running"
+    with pytest.raises(ApiError) as err:
+        admin("changeServiceForVirtualMachine", id=vm["id"], serviceofferingid=env["small"]["id"])
+    assert err.value.status == 431
+    admin.wait_job(admin("destroyVirtualMachine", id=vm["id"], expunge="true")["jobid"])
+
+
+def test_concurrent_deploys_share_one_template_copy_and_never_overcommit(admin, env):
+    zone_id = env["zone"]["id"]
+    before = host_allocations(admin, zone_id)
+    replies = [admin("deployVirtualMachine", zoneid=zone_id, serviceofferingid=env["small"]["id"],
+                     templateid=env["template"]["id"]) for _ in range(4)]
+    results = [admin.wait_job(r["jobid"], timeout=120) for r in replies]
+    assert all(r["jobstatus"] == 1 for r in results), results
+    after = host_allocations(admin, zone_id)
+    assert sum(a[0] for a in after.values()) - sum(b[0] for b in before.values()) == 4 * 500
+    addresses = {r["jobresult"]["virtualmachine"]["nic"][0]["ipaddress"] for r in results}
+    macs = {r["jobresult"]["virtualmachine"]["nic"][0]["macaddress"] for r in results}
+    assert len(addresses) == 4 and len(macs) == 4
+    jobs = [admin("destroyVirtualMachine", id=r["jobresult"]["virtualmachine"]["id"], expunge="true")["jobid"]
+            for r in results]
+    assert all(admin.wait_job(j, timeout=120)["jobstatus"] == 1 for j in jobs)
+    assert host_allocations(admin, zone_id) == before
+
+
+def test_migrate_moves_the_vm_and_its_capacity(admin, env):
+    result = deploy(admin, env)
+    vm = result["jobresult"]["virtualmachine"]
+    source = vm["hostid"]
+    target = next(h["id"] for h in env["hosts"] if h["id"] != source)
+    before = host_allocations(admin, env["zone"]["id"])
+    moved = admin.wait_job(admin("migrateVirtualMachine", virtualmachineid=vm["id"], hostid=target)["jobid"])
+    assert moved["jobstatus"] == 1, moved
+    assert moved["jobresult"]["virtualmachine"]["hostid"] == target
+    after = host_allocations(admin, env["zone"]["id"])
+    assert after[source][0] == before[source][0] - 500 and after[target][0] == before[target][0] + 500
+    admin.wait_job(admin("destroyVirtualMachine", id=vm["id"], expunge="true")["jobid"])
+
+
+def test_destroyed_vm_is_expunged_after_the_delay(admin, env):
+    vm = deploy(admin, env)["jobresult"]["virtualmachine"]
+    admin("updateConfiguration", name="expunge.delay", value="1")
+    admin("updateConfiguration", name="expunge.interval", value="1")
+    try:
+        admin.wait_job(admin("destroyVirtualMachine", id=vm["id"])["jobid"])
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and admin("listVirtualMachines", id=vm["id"]).get("count", 0):
+            time.sleep(0.5)
+        assert admin("listVirtualMachines", id=vm["id"]).get("count", 0) == 0
+        assert admin("listVirtualMachines", id=vm["id"], state="Expunged")["virtualmachine"][0]["id"] == vm["id"]
+    finally:
+        admin("resetConfiguration", name="expunge.delay")
+        admin("resetConfiguration", name="expunge.interval")
