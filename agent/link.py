@@ -33,6 +33,7 @@ from celery import Celery
 from kombu.transport import filesystem as kombu_filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from agent.hypervisor.base import HypervisorDriver, HypervisorError
 from agent.protocol import (
@@ -143,7 +144,10 @@ class ReplyChannel:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
-                item = self.redis.blpop([REPLY_PREFIX + request_id], timeout=max(0.1, min(left, 5.0)))
+                try:
+                    item = self.redis.blpop([REPLY_PREFIX + request_id], timeout=max(0.1, min(left, 5.0)))
+                except RedisTimeout:  # redis-py 8 may raise instead of returning None when BLPOP times out
+                    continue
                 if item is not None:
                     return item[1].decode()
         path = self.folder / f"{request_id}.json"

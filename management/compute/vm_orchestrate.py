@@ -145,8 +145,9 @@ def _try_host(ctx: Context, vm_id: int, avoid: set[int], host_id: int | None,
     try:
         for volume_id, path, size, template_id in to_create:
             backing = _ensure_template(ctx, template, pool, host) if template_id else None
+            backing_format = (template.format or "QCOW2").lower() if backing else None
             _call(host, CreateVolume(path=path, size_bytes=size, format="qcow2", backing=backing,
-                                     backing_format="qcow2" if backing else None))
+                                     backing_format=backing_format))
             created.append((volume_id, path, host))
             with step(ctx) as s:
                 s.execute(update(Volume).where(Volume.id == volume_id).values(state="Ready", pod_id=host.pod_id,

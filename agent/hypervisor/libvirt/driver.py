@@ -57,7 +57,10 @@ class LibvirtDriver(HypervisorDriver):
         existing = self._domain(spec.name)
         if existing is not None:
             if existing.isActive():
-                return  # already running: starting twice is a no-op (idempotent retries)
+                if existing.UUIDString() == spec.uuid:
+                    return  # already running: starting twice is a no-op (idempotent retries)
+                raise HypervisorError(f"another domain named {spec.name} (uuid {existing.UUIDString()}) is running "
+                                      "on this host")
             existing.undefine()
         xml = domain_xml(spec, self.host.domain_type())
         try:
