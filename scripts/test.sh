@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/test-services.sh
 scripts/setup-venv.sh test,agent
 status=0
-.venv/bin/pytest -q tests/unit tests/agent "$@" || status=1
+.venv/bin/pytest -q tests/unit tests/agent tests/e2e "$@" || status=1
 CLOUDSTACK_TEST_BACKEND=sqlite .venv/bin/pytest -q tests/integration "$@" || status=1
 CLOUDSTACK_TEST_BACKEND=mysql .venv/bin/pytest -q tests/integration tests/mysql "$@" || status=1
 exit $status

@@ -328,3 +328,30 @@ def test_destroyed_vm_is_expunged_after_the_delay(admin, env):
     finally:
         admin("resetConfiguration", name="expunge.delay")
         admin("resetConfiguration", name="expunge.interval")
+
+
+def test_cs_cli_journey(cloud, admin_keys, env):
+    """The same lifecycle with the `cs` command line: deploy (it waits for the job), stop, start, destroy."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli_env = dict(os.environ, CLOUDSTACK_ENDPOINT=cloud.url, CLOUDSTACK_KEY=admin_keys[0],
+                   CLOUDSTACK_SECRET=admin_keys[1])
+
+    def cs(*args: str) -> dict:
+        out = subprocess.run([str(Path(sys.executable).parent / "cs"), *args], env=cli_env, capture_output=True,
+                             text=True, timeout=180)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    vm = cs("deployVirtualMachine", f"serviceofferingid={env['small']['id']}",
+            f"templateid={env['template']['id']}", f"zoneid={env['zone']['id']}", "name=cli-vm")["virtualmachine"]
+    assert vm["state"] == "Running" and in_range(vm["nic"][0]["ipaddress"])
+    assert cs("stopVirtualMachine", f"id={vm['id']}")["virtualmachine"]["state"] == "Stopped"
+    assert cs("startVirtualMachine", f"id={vm['id']}")["virtualmachine"]["state"] == "Running"
+    assert cs("listVirtualMachines", f"id={vm['id']}")["virtualmachine"][0]["name"] == "cli-vm"
+    cs("destroyVirtualMachine", f"id={vm['id']}", "expunge=true")
+    assert cs("listVirtualMachines", f"id={vm['id']}") == {}
