@@ -47,9 +47,12 @@ def test_libvirt_test_driver_lifecycle():
     info = driver.host_info("guid-1", "h1")
     assert info.cpus >= 1 and info.memory_bytes > 0 and info.hypervisor == "KVM"
     name = f"i-2-{uuid.uuid4().int % 10000}-VM"
-    driver.start(spec(name, nics=[NicSpec(mac="02:00:11:22:33:44")]))
+    vm = spec(name, nics=[NicSpec(mac="02:00:11:22:33:44")])
+    driver.start(vm)
     assert driver.vm_states()[name] == "PowerOn"
-    driver.start(spec(name))  # idempotent
+    driver.start(vm)  # idempotent
+    with pytest.raises(HypervisorError, match="another domain"):
+        driver.start(spec(name))  # same name, another VM
     driver.reboot(name)
     driver.stop(name, force=True)
     assert name not in driver.vm_states()
