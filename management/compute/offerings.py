@@ -255,6 +255,27 @@ def delete_service_offering(session: Session, caller: Caller, offering: ServiceO
                   resource=offering, resource_type="ServiceOffering")
 
 
+def _common_filters(query, o, kind: str, *, offering_id, name, keyword, domain, zone, storage_type, state):
+    """The filters service and disk offerings share (id, name, keyword, domain, zone, storage type, state)."""
+    if offering_id is not None:
+        query = query.where(o.id == offering_id)
+    if name:
+        query = query.where(o.name == name)
+    if keyword:
+        query = query.where(or_(o.name.like(f"%{keyword}%"), o.display_text.like(f"%{keyword}%")))
+    if domain is not None:
+        query = query.where(_of_domain(kind, o.id, domain))
+    if zone is not None:
+        query = query.where(_in_zone(kind, o.id, zone))
+    if storage_type:
+        query = query.where(o.storage_type == storage_type.lower())
+    if state is None or state.lower() == "active":
+        return query.where(o.state == OfferingState.ACTIVE)
+    if state.lower() == "inactive":
+        return query.where(o.state == OfferingState.INACTIVE)
+    return query
+
+
 def list_service_offerings(session: Session, caller: Caller, *, offering_id: int | None = None,
                            name: str | None = None, keyword: str | None = None, domain: Domain | None = None,
                            zone: Zone | None = None, is_system: bool | None = None,
@@ -267,24 +288,10 @@ def list_service_offerings(session: Session, caller: Caller, *, offering_id: int
     query = select(o).where(o.removed.is_(None), o.is_system.is_(bool(is_system)))
     if not caller.is_root_admin:
         query = query.where(_visible_to(session, caller, SERVICE, o.id))
-    if offering_id is not None:
-        query = query.where(o.id == offering_id)
-    if name:
-        query = query.where(o.name == name)
-    if keyword:
-        query = query.where(or_(o.name.like(f"%{keyword}%"), o.display_text.like(f"%{keyword}%")))
-    if domain is not None:
-        query = query.where(_of_domain(SERVICE, o.id, domain))
-    if zone is not None:
-        query = query.where(_in_zone(SERVICE, o.id, zone))
+    query = _common_filters(query, o, SERVICE, offering_id=offering_id, name=name, keyword=keyword, domain=domain,
+                            zone=zone, storage_type=storage_type, state=state)
     if system_vm_type:
         query = query.where(o.system_vm_type == system_vm_type.lower())
-    if storage_type:
-        query = query.where(o.storage_type == storage_type.lower())
-    if state is None or state.lower() == "active":
-        query = query.where(o.state == OfferingState.ACTIVE)
-    elif state.lower() == "inactive":
-        query = query.where(o.state == OfferingState.INACTIVE)
     # cpunumber/memory/cpuspeed: offerings able to give that much (fixed equal, or customized within bounds)
     for value, fixed, low, high in ((cpu, o.cpu, o.min_cpu, o.max_cpu), (memory, o.ram_size, o.min_memory,
                                                                          o.max_memory)):
@@ -396,22 +403,8 @@ def list_disk_offerings(session: Session, caller: Caller, *, offering_id: int | 
         query = query.where(_visible_to(session, caller, DISK, o.id))
         if not caller.is_admin:
             query = query.where(o.display_offering.is_(True))
-    if offering_id is not None:
-        query = query.where(o.id == offering_id)
-    if name:
-        query = query.where(o.name == name)
-    if keyword:
-        query = query.where(or_(o.name.like(f"%{keyword}%"), o.display_text.like(f"%{keyword}%")))
-    if domain is not None:
-        query = query.where(_of_domain(DISK, o.id, domain))
-    if zone is not None:
-        query = query.where(_in_zone(DISK, o.id, zone))
-    if storage_type:
-        query = query.where(o.storage_type == storage_type.lower())
-    if state is None or state.lower() == "active":
-        query = query.where(o.state == OfferingState.ACTIVE)
-    elif state.lower() == "inactive":
-        query = query.where(o.state == OfferingState.INACTIVE)
+    query = _common_filters(query, o, DISK, offering_id=offering_id, name=name, keyword=keyword, domain=domain,
+                            zone=zone, storage_type=storage_type, state=state)
     return page(session, query.order_by(o.sort_key, o.id), offset, limit)
 
 
