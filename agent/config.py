@@ -76,6 +76,19 @@ class AgentConfig:
     workers: int = 5
     local_storage_path: str = "/var/lib/libvirt/images"
     storage_path: str = "/mnt"
+    simulator_delays: str = ""  # driver=simulator: "start:30,stop:1" seconds per operation (fault tests)
+
+    @property
+    def delays(self) -> dict[str, float]:
+        """``simulator.delays`` as {operation: seconds}."""
+        result = {}
+        for item in filter(None, (part.strip() for part in self.simulator_delays.split(","))):
+            operation, _, seconds = item.partition(":")
+            try:
+                result[operation.strip()] = float(seconds)
+            except ValueError:
+                raise ConfigError(f"simulator.delays={self.simulator_delays!r}: use operation:seconds,...") from None
+        return result
 
     @property
     def queue(self) -> str:
@@ -104,6 +117,7 @@ class AgentConfig:
             raise ConfigError(f"ping.interval={self.ping_interval}: must be positive")
         if self.workers < 1:
             raise ConfigError(f"workers={self.workers}: must be at least 1")
+        self.delays  # noqa: B018  (validates simulator.delays)
         if not self.name:
             self.name = socket.gethostname() or self.guid
         if not self.private_ip:
@@ -117,7 +131,8 @@ KEYS = {"guid": "guid", "zone": "zone", "pod": "pod", "cluster": "cluster", "hos
         "hypervisor.type": "hypervisor_type", "libvirt.domain.type": "domain_type",
         "broker.url": "broker_url", "management.queue": "management_queue", "ping.interval": "ping_interval",
         "workers": "workers",
-        "local.storage.path": "local_storage_path", "storage.path": "storage_path", "mount.path": "storage_path"}
+        "local.storage.path": "local_storage_path", "storage.path": "storage_path", "mount.path": "storage_path",
+        "simulator.delays": "simulator_delays"}
 
 
 def load(path: Path | None, overrides: dict[str, str] | None = None) -> AgentConfig:

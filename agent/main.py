@@ -29,7 +29,9 @@ def make_driver(config: AgentConfig):
     if config.driver == "simulator":
         from agent.hypervisor.simulator import SimulatorDriver
 
-        return SimulatorDriver(private_ip=config.private_ip)
+        driver = SimulatorDriver(private_ip=config.private_ip)
+        driver.delays.update(config.delays)
+        return driver
     from agent.hypervisor.libvirt.driver import LibvirtDriver
 
     return LibvirtDriver(config.hypervisor_uri, private_ip=config.private_ip, domain_type=config.domain_type)

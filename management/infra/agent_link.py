@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from agent.hypervisor.simulator import SimulatorDriver
@@ -88,6 +90,9 @@ def simulator_driver(host: Host) -> SimulatorDriver:
         return driver
 
 
+STATUS_CHECK_SECONDS = 2.0  # how often a caller waiting on an agent looks at its host's status
+
+
 def call(host: Host, command: Command, timeout: float = 120) -> Answer:
     """Run ``command`` on ``host`` and return its answer (never raises for agent-side failures)."""
     request_id = str(uuid.uuid4())
@@ -136,11 +141,29 @@ def _call_agent(host: Host, envelope: Envelope, timeout: float) -> Answer:
         log.exception("cannot send %s to host %s", envelope.command.kind, host.name)
         return Answer(request_id=envelope.request_id, ok=False,
                       details=f"Unable to send {envelope.command.kind} to host {host.name}: {error}")
-    text = channel.get(envelope.request_id, timeout)
-    if text is None:
-        return Answer(request_id=envelope.request_id, ok=False,
-                      details=f"Agent on host {host.name} did not answer within {timeout:g}s")
-    return Answer.model_validate_json(text)
+    # Wait in slices and stop waiting as soon as the host is no longer Up (its agent died or lost the
+    # broker: host health moves it to Alert within ping.interval x ping.timeout), not only at the timeout.
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        text = channel.get(envelope.request_id, min(left, STATUS_CHECK_SECONDS)) if left > 0 else None
+        if text is not None:
+            return Answer.model_validate_json(text)
+        if left <= STATUS_CHECK_SECONDS:
+            return Answer(request_id=envelope.request_id, ok=False,
+                          details=f"Agent on host {host.name} did not answer within {timeout:g}s")
+        status = _current_status(host.id)
+        if status != "Up":
+            return Answer(request_id=envelope.request_id, ok=False,
+                          details=f"Host {host.name} went {status} while waiting for its answer to "
+                                  f"{envelope.command.kind}")
+
+
+def _current_status(host_id: int) -> str:
+    from management.db import db
+
+    with db.read_session() as session:
+        return session.scalar(select(Host.status).where(Host.id == host_id)) or "Removed"
 
 
 def request_startup(guid: str) -> None:

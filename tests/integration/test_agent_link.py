@@ -81,13 +81,14 @@ class Agents:
         self.cloud, self.procs = cloud, []
 
     def start(self, guid: str, *, driver: str, private_ip: str, zone: str, cluster: str | None = None,
-              uri: str = "test:///default") -> subprocess.Popen:
+              uri: str = "test:///default", extra: list[str] = ()) -> subprocess.Popen:
         broker = self.cloud.env.get("CLOUDSTACK_BROKER_URL") or str(self.cloud.data_dir / "broker")
         lines = [f"guid={guid}", f"zone={zone}", f"name=agent-{guid[:8]}", f"private.ip={private_ip}",
                  f"driver={driver}", f"hypervisor.uri={uri}", f"broker.url={broker}", "ping.interval=1",
                  "workers=2", f"management.queue={self.cloud.env.get('CLOUDSTACK_QUEUE', 'management')}"]
         if cluster:
             lines.append(f"cluster={cluster}")
+        lines.extend(extra)
         config = self.cloud.data_dir / f"agent-{guid}.properties"
         config.write_text("# test agent\n" + "\n".join(lines) + "\n")
         log = self.cloud.data_dir / f"agent-{guid}-{len(self.procs)}.log"
