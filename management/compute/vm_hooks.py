@@ -161,6 +161,11 @@ def register() -> None:
         agent_link.SIMULATED_VM_STATES.append(simulated_vm_states)
     if host_down not in health.HOST_DOWN_HANDLERS:
         health.HOST_DOWN_HANDLERS.append(host_down)
+    from management.compute.vm_orchestrate import recover_orphan
+    from management.jobs import runner
+
+    if recover_orphan not in runner.ORPHAN_HANDLERS:
+        runner.ORPHAN_HANDLERS.append(recover_orphan)
 
 
 register()

@@ -223,6 +223,36 @@ def _start_failed(vm_id: int, deploy: bool, created: list) -> None:
             states.transition(s, vm, "OperationFailed", host_id=None)
 
 
+def recover_orphan(orphan) -> None:
+    """A VM job whose worker died mid-run (the reaper failed it): put the VM back in a consistent state.
+
+    A VM left Starting is stopped on its host if it got that far, the volume files being made are deleted,
+    then it is treated as a failed start (a new VM goes to Error and frees its capacity, address and
+    limits; an existing one goes back to Stopped). A VM left Stopping is stopped (forced) and marked
+    Stopped with its host capacity released."""
+    if orphan.instance_type != "VirtualMachine" or orphan.instance_id is None:
+        return
+    with db.session() as s:
+        vm = s.get(VMInstance, orphan.instance_id)
+        if vm is None or vm.state not in (states.STARTING, states.STOPPING):
+            return
+        host = s.get(Host, vm.host_id) if vm.host_id else None
+        state, name = vm.state, vm.instance_name
+        creating = [(v.id, v.path, host) for v in _volumes(s, vm.id) if v.state == "Creating" and v.path and host]
+    if host is not None:
+        answer = agent_call(host, StopVm(name=name, force=True), timeout=60)
+        if not answer.ok:
+            log.warning("orphaned VM %s: stop on host %s failed: %s", name, host.name, answer.details)
+    if state == states.STARTING:
+        _start_failed(orphan.instance_id, orphan.command == "deployVirtualMachine", creating)
+        return
+    with db.session() as s:
+        vm = _vm(s, orphan.instance_id)
+        if vm.state == states.STOPPING:
+            planner.release_host(s, vm.host_id, vm.cpu * vm.speed, vm.memory * planner.MB)
+            states.transition(s, vm, "OperationSucceeded", host_id=None, last_host_id=vm.host_id)
+
+
 def _ensure_template(ctx: Context, template: Template, pool: StoragePool, host: Host) -> str:
     """The template's copy on ``pool`` (made once per pool; concurrent deploys wait for the one copying)."""
     destination = f"{pool.path}/{template.uuid}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
@@ -23,6 +25,21 @@ from management.jobs import service as jobs
 from management.jobs.models import AsyncJob, JobStatus
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OrphanedJob:
+    """A job failed because its worker died mid-run: what it was doing, and to what."""
+
+    job_id: int
+    command: str
+    instance_type: str | None
+    instance_id: int | None
+
+
+# Domains register here to put the object of an orphaned job back in a consistent state (a VM left
+# Starting by a dead worker goes to Error or Stopped, its capacity released). Called outside any transaction.
+ORPHAN_HANDLERS: list[Callable[[OrphanedJob], None]] = []
 
 
 def run(job_id: int) -> None:
@@ -96,6 +113,7 @@ def reap() -> tuple[int, int]:
     """Fail jobs whose worker stopped beating; send again jobs nobody picked up. Returns (failed, resent)."""
     now = utcnow()
     failed = resent = 0
+    orphans: list[OrphanedJob] = []
     with db.session() as session:
         orphaned = session.execute(select(AsyncJob.id, AsyncJob.node).where(
             AsyncJob.status == JobStatus.IN_PROGRESS, AsyncJob.node.is_not(None),
@@ -104,6 +122,8 @@ def reap() -> tuple[int, int]:
             error = InternalError(f"Job failed: the worker running it ({owner}) stopped before finishing it")
             if jobs.fail(session, job_id, error, only_if_node=owner):
                 failed += 1
+                job = session.get(AsyncJob, job_id)
+                orphans.append(OrphanedJob(job.id, job.command, job.instance_type, job.instance_id))
         cutoff = now - timedelta(seconds=jobs.unclaimed_seconds())
         # For a job no worker has claimed, ``heartbeat`` records when its message was last sent again.
         unclaimed = session.scalars(select(AsyncJob).where(
@@ -121,6 +141,12 @@ def reap() -> tuple[int, int]:
             job.heartbeat = now
             jobs.after_commit(session, lambda job_id=job.id: jobs.enqueue(job_id))
             resent += 1
+    for orphan in orphans:  # after the failures are committed: each domain puts its objects back in order
+        for handler in ORPHAN_HANDLERS:
+            try:
+                handler(orphan)
+            except Exception:
+                log.exception("cleaning up after orphaned job %s (%s) failed", orphan.job_id, orphan.command)
     if failed or resent:
         log.warning("job reaper: %d orphaned job(s) failed, %d queued job(s) sent again", failed, resent)
     return failed, resent

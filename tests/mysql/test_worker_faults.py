@@ -1,0 +1,69 @@
+"""A worker killed in the middle of a deploy (MariaDB + Redis, a separate worker process).
+
+The simulated host's StartVm is slowed down; the only worker is killed with SIGKILL while the deploy
+waits for it. The job must end failed with the reason once the reaper sees the worker gone, and the VM
+must not stay Starting: it ends in Error with the host's capacity, its address and the account's
+counts released. A new worker then serves new jobs as usual."""
+
+from __future__ import annotations
+
+import http.server
+import signal
+import threading
+import time
+from functools import partial
+
+from tests.integration.test_templates import qcow2_bytes
+from tests.integration.test_vms import build_zone
+from tests.mysql.test_outages_and_setup import _wait
+from tests.support import Client, keys_for, make_cloud
+
+
+def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
+    web_root = tmp_path / "web"
+    web_root.mkdir()
+    (web_root / "tiny.qcow2").write_bytes(qcow2_bytes(1 << 20))
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler,
+                                                                    directory=str(web_root)))
+    web.RequestHandlerClass.log_message = lambda *a: None
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    cloud = make_cloud(tmp_path / "cloud", backend="mysql")
+    try:
+        admin = Client(cloud.url, *keys_for(cloud.url, "admin", "password"))
+        admin("updateConfiguration", name="secstorage.allowed.internal.sites", value="127.0.0.1/32")
+        time.sleep(2.1)
+        env = build_zone(admin, tmp_path_factory, f"http://127.0.0.1:{web.server_address[1]}", hosts=1)
+        host = env["hosts"][0]
+        offering = admin("listServiceOfferings", name="Small Instance")["serviceoffering"][0]
+        admin("configureSimulator", hostid=host["id"], name="StartVm", value="wait:60000")
+        started = admin("deployVirtualMachine", zoneid=env["zone"]["id"], templateid=env["template"]["id"],
+                        serviceofferingid=offering["id"], name="doomed")
+        _wait(lambda: admin("listHosts", id=host["id"])["host"][0]["cpuallocated"] not in ("0%", "0.00%"),
+              timeout=60)
+        assert admin("listVirtualMachines", id=started["id"])["virtualmachine"][0]["state"] == "Starting"
+        worker = cloud.procs[1]
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        cloud.procs.remove(worker)
+
+        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=started["jobid"]))["jobstatus"] != 0 and r,
+                       timeout=90)
+        assert result["jobstatus"] == 2 and "stopped before finishing" in result["jobresult"]["errortext"]
+        vm = _wait(lambda: (v := admin("listVirtualMachines", id=started["id"])["virtualmachine"][0])["state"]
+                   != "Starting" and v, timeout=60)
+        assert vm["state"] == "Error"
+        assert admin("listHosts", id=host["id"])["host"][0]["cpuallocated"] in ("0%", "0.00%")
+        direct = [c for c in admin("listCapacity", zoneid=env["zone"]["id"])["capacity"] if c["type"] == 8]
+        assert direct[0]["capacityused"] == 0
+        vms = admin("listResourceLimits", resourcetype="0", account="admin",
+                    domainid=admin("listDomains")["domain"][0]["id"])
+        assert vms  # the admin is unlimited; its count is checked through listAccounts below
+        assert admin("listAccounts", name="admin")["account"][0]["vmtotal"] == 0
+
+        cloud.start_worker()  # a new worker takes new jobs
+        again = admin("deployVirtualMachine", zoneid=env["zone"]["id"], templateid=env["template"]["id"],
+                      serviceofferingid=offering["id"], name="fine", startvm="false")
+        assert admin.wait_job(again["jobid"], timeout=90)["jobstatus"] == 1
+    finally:
+        web.shutdown()
+        cloud.close()
