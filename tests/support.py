@@ -25,6 +25,17 @@ MYSQL = dict(host="127.0.0.1", port=3306, user="root", password="")
 REDIS_URL = os.environ.get("CLOUDSTACK_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
+def wait_until(predicate, timeout: float = 60.0, step: float = 0.5, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise TimeoutError(f"{what} not met within {timeout}s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ from management.errors import InvalidParameter, LoginFailed, PermissionDenied, U
 from management.events import service as events
 from management.iam import passwords
 from management.iam.access import Scope, check_account_access, check_domain_access
-from management.iam.models import Account, AccountType, Domain, LoginSession, Role, RoleType, User
+from management.iam.models import Account, Domain, LoginSession, Role, RoleType, User
 from management.pagination import page
 
 ACCOUNT_CLEANUP_HOOKS: list[Callable[[Session, Caller, Account], None]] = []
@@ -584,11 +584,6 @@ def _check_name(param: str, value: str) -> None:
                                "spaces, slashes or quotes")
 
 
-def mark_account_cleanup(session: Session, account_id: int) -> None:
-    session.execute(update(Account).where(Account.id == account_id).values(cleanup_needed=True))
-
-
-__all__ = ["AccountType", "ACCOUNT_CLEANUP_HOOKS"]
 
 
 def find_session_by_key(session: Session, key: str) -> LoginSession | None:

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from functools import partial
 from pathlib import Path
@@ -21,17 +20,11 @@ import pytest
 from cs import CloudStack
 
 from tests.agent.guest import build_guest_image, wait_for
-from tests.support import BIN, keys_for, make_cloud
+from tests.support import BIN, keys_for, make_cloud, wait_until
+
+_until = partial(wait_until, timeout=120.0)
 
 
-def _until(predicate, timeout=120.0, step=0.5, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise TimeoutError(f"{what} not met within {timeout}s")
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):

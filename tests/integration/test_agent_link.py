@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,19 +17,13 @@ from agent.hypervisor.libvirt.driver import LibvirtDriver
 from agent.protocol import GetVmStates, NicSpec, StartVm, StopVm, VmSpec
 from management.settings import Settings
 from tests.conftest import unique
-from tests.support import BIN, ApiError
+from tests.support import BIN, ApiError, wait_until
+
+wait_for = partial(wait_until, timeout=30.0, step=0.3)
 
 PING_INTERVAL = 2  # global ping.interval during this module; ping.timeout 1.5 -> Alert after 3 s, Down after 6 s
 
 
-def wait_for(predicate, timeout: float = 30.0, step: float = 0.3, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise TimeoutError(f"{what} not met within {timeout}s")
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,15 @@ the cluster; a VM without HA is seen Stopped. The host is made to miss its pings
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from tests.conftest import unique
 from tests.integration.test_vms import build_zone, web  # noqa: F401  (web is a fixture)
+from tests.support import wait_until
+
+_wait = partial(wait_until, timeout=90.0)
 
 
-def _wait(predicate, timeout=90.0, step=0.5, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise TimeoutError(f"{what} not met within {timeout}s")
 
 
 def test_ha_vm_restarts_elsewhere_when_its_host_goes_down(admin, tmp_path_factory, web):  # noqa: F811

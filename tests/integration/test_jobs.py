@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.support import ApiError
+from tests.support import wait_until as _wait
 
 
 def test_job_result_fields(admin, make_account):
@@ -48,14 +49,6 @@ def test_unknown_job_is_431(admin):
     assert err.value.status == 431 and "jobid" in err.value.body["errortext"]
 
 
-def _wait(predicate, timeout=60.0, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise TimeoutError("condition not met")
 
 
 def test_job_of_a_dead_worker_is_failed(cloud, admin, make_account):

@@ -8,16 +8,7 @@ import time
 import pymysql
 
 from tests.support import MYSQL, Client, keys_for, make_cloud
-
-
-def _wait(predicate, timeout=60.0, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise TimeoutError("condition not met")
+from tests.support import wait_until as _wait
 
 
 def test_redis_and_worker_outages_do_not_lose_jobs(tmp_path):

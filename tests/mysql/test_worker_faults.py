@@ -15,8 +15,8 @@ from functools import partial
 
 from tests.integration.test_templates import qcow2_bytes
 from tests.integration.test_vms import build_zone
-from tests.mysql.test_outages_and_setup import _wait
 from tests.support import Client, keys_for, make_cloud
+from tests.support import wait_until as _wait
 
 
 def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):

@@ -14,8 +14,7 @@ from management.db import db
 from management.errors import InvalidParameter, MethodNotAllowed, MissingParameter, Unauthorized
 from management.events import service as events
 from management.iam import service as iam
-from management.iam.models import Account, Domain, LoginSession, Role, User
-from management.version import CLOUDSTACK_VERSION  # noqa: F401
+from management.iam.models import Account, Domain, Role, User
 
 if TYPE_CHECKING:
     from management.api.native.dispatch import ApiReply, ApiRequest
@@ -146,5 +145,3 @@ def _logout(request: ApiRequest, reply: ApiReply) -> dict:
     reply.cookies.append((KEY_COOKIE, "", {"path": "/", "max_age": 0}))
     return {"description": "success"}
 
-
-__all__ = ["LoginSession"]
