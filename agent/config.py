@@ -27,6 +27,8 @@ Keys (CloudStack's names where it has them; see ``deploy/agent.properties.sample
 ``local.storage.path``      local primary storage (default ``/var/lib/libvirt/images``)
 ``storage.path``            where primary storage pools are mounted (default ``/mnt``; CloudStack's ``mount.path``
                             is accepted too)
+``public.network.device``   the host device (bridge) public IPs of static NAT are added to, unless the zone's
+                            Public traffic label names one (default ``cloudbr0``)
 ==========================  ====================================================================================
 """
 
@@ -77,6 +79,7 @@ class AgentConfig:
     local_storage_path: str = "/var/lib/libvirt/images"
     storage_path: str = "/mnt"
     simulator_delays: str = ""  # driver=simulator: "start:30,stop:1" seconds per operation (fault tests)
+    public_device: str = "cloudbr0"
 
     @property
     def delays(self) -> dict[str, float]:
@@ -118,6 +121,8 @@ class AgentConfig:
         if self.workers < 1:
             raise ConfigError(f"workers={self.workers}: must be at least 1")
         self.delays  # noqa: B018  (validates simulator.delays)
+        if not re.match(r"^[A-Za-z0-9_.:@-]{1,15}$", self.public_device):
+            raise ConfigError(f"public.network.device={self.public_device!r}: not a network device name")
         if not self.name:
             self.name = socket.gethostname() or self.guid
         if not self.private_ip:
@@ -132,7 +137,7 @@ KEYS = {"guid": "guid", "zone": "zone", "pod": "pod", "cluster": "cluster", "hos
         "broker.url": "broker_url", "management.queue": "management_queue", "ping.interval": "ping_interval",
         "workers": "workers",
         "local.storage.path": "local_storage_path", "storage.path": "storage_path", "mount.path": "storage_path",
-        "simulator.delays": "simulator_delays"}
+        "simulator.delays": "simulator_delays", "public.network.device": "public_device"}
 
 
 def load(path: Path | None, overrides: dict[str, str] | None = None) -> AgentConfig:
@@ -155,4 +160,9 @@ def load(path: Path | None, overrides: dict[str, str] | None = None) -> AgentCon
             raise ConfigError(f"{key}={value!r}: not a number") from None
     if "guid" not in kwargs:
         raise ConfigError("guid is required (set it in agent.properties or with --guid)")
-    return AgentConfig(**kwargs).validate()
+    global LOADED
+    LOADED = AgentConfig(**kwargs).validate()
+    return LOADED
+
+
+LOADED: AgentConfig | None = None  # the configuration this agent process loaded (host-local defaults for drivers)

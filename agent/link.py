@@ -21,6 +21,7 @@ Reply channel, keyed by the request id:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -33,23 +34,11 @@ from celery import Celery
 from kombu.transport import filesystem as kombu_filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
+from pydantic import ValidationError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from agent.hypervisor.base import HypervisorDriver, HypervisorError
-from agent.protocol import (
-    Answer,
-    CopyImage,
-    CreateVolume,
-    DeleteVolume,
-    Envelope,
-    GetVmStates,
-    MigrateVm,
-    PingReport,
-    RebootVm,
-    StartupReport,
-    StartVm,
-    StopVm,
-)
+from agent.protocol import Answer, Envelope, PingReport, StartupReport
 
 log = logging.getLogger(__name__)
 
@@ -184,34 +173,21 @@ def execute(driver: HypervisorDriver, envelope: Envelope) -> Answer:
     """Run one command through ``driver``; failures become ``ok=False`` answers with the reason."""
     command, rid = envelope.command, envelope.request_id
     try:
-        data: dict = {}
-        if isinstance(command, StartVm):
-            driver.start(command.vm)
-            data = {"name": command.vm.name, "state": driver.vm_states().get(command.vm.name, "PowerOn")}
-        elif isinstance(command, StopVm):
-            driver.stop(command.name, force=command.force)
-            data = {"name": command.name, "state": "PowerOff"}
-        elif isinstance(command, RebootVm):
-            driver.reboot(command.name)
-        elif isinstance(command, MigrateVm):
-            driver.migrate(command.name, command.destination_uri, live=command.live)
-        elif isinstance(command, CreateVolume):
-            data = {"size": driver.create_volume(command.path, command.size_bytes, command.format,
-                                                 command.backing, command.backing_format)}
-        elif isinstance(command, DeleteVolume):
-            driver.delete_volume(command.path)
-        elif isinstance(command, CopyImage):
-            data = {"size": driver.copy_image(command.source, command.destination)}
-        elif isinstance(command, GetVmStates):
-            data = {"vm_states": driver.vm_states()}
-        else:
-            return Answer(request_id=rid, ok=False, details=f"Unsupported command {command.kind}")
+        data = command.run(driver) or {}
         return Answer(request_id=rid, ok=True, data=data)
     except HypervisorError as error:
         return Answer(request_id=rid, ok=False, details=str(error))
     except Exception as error:  # never let a command kill the worker thread without an answer
         log.exception("command %s (%s) failed", command.kind, rid)
         return Answer(request_id=rid, ok=False, details=f"{type(error).__name__}: {error}")
+
+
+def _request_id_of(envelope_json: str) -> str | None:
+    try:
+        value = json.loads(envelope_json).get("request_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 class AgentLink:
@@ -246,7 +222,15 @@ class AgentLink:
     # --- tasks ---------------------------------------------------------------------------------------
 
     def _execute_task(self, envelope_json: str) -> None:
-        envelope = Envelope.model_validate_json(envelope_json)
+        try:
+            envelope = Envelope.model_validate_json(envelope_json)
+        except ValidationError as error:  # a command this agent does not know (an older agent) or a bad one
+            request_id = _request_id_of(envelope_json)
+            if request_id:
+                reason = "; ".join(e["msg"] for e in error.errors())
+                self.replies.put(request_id, Answer(request_id=request_id, ok=False,
+                                                    details=f"Agent refused the command: {reason}").model_dump_json())
+            return
         with self.answered_lock:
             previous = self.answered.get(envelope.request_id)
         if previous is None:

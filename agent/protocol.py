@@ -1,4 +1,4 @@
-"""The contract between a host agent and the management server (pydantic v2 models only, no I/O).
+"""The contract between a host agent and the management server (pydantic v2 models, no I/O of their own).
 
 An agent starts, sends a ``StartupReport`` (who it is and what the host has), then a ``PingReport``
 now and then (that it is alive, and the power state of the VMs it sees). The management server
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
 
 PowerState = Literal["PowerOn", "PowerOff", "PowerUnknown", "PowerReportMissing"]
 
@@ -64,6 +64,7 @@ class NicSpec(BaseModel):
     bridge: str | None = None  # host bridge; None: no host networking (the simulator, or test:///)
     ip: str | None = None
     device_id: int = 0
+    vif: str | None = None  # the host device of a bridged NIC (security groups filter on it); None: libvirt's vnetN
 
 
 class VmSpec(BaseModel):
@@ -78,6 +79,7 @@ class VmSpec(BaseModel):
     nics: list[NicSpec] = []
     serial_log: str | None = None  # where the serial console is written, if anywhere
     limit_cpu_use: bool = False
+    boot_from_cdrom: bool = False  # a VM deployed from an ISO boots from it while it is attached
 
 
 class VmPower(BaseModel):
@@ -85,16 +87,38 @@ class VmPower(BaseModel):
     state: PowerState
 
 
+COMMANDS: dict[str, type[Command]] = {}
+
+
 class Command(BaseModel):
-    """Base of what the management server asks an agent to do; ``kind`` names the command."""
+    """Base of what the management server asks an agent to do; ``kind`` names the command.
+
+    Every subclass registers itself under its ``kind`` (so a domain declares its agent commands in its own
+    module: ``agent.protocol_storage``, ``agent.protocol_network``...) and says in ``run`` what the agent
+    does with it: which driver method it calls and what data the answer carries."""
 
     model_config = ConfigDict(extra="forbid")
     kind: str
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        default = cls.model_fields["kind"].default
+        if isinstance(default, str):
+            COMMANDS[default] = cls
+
+    def run(self, driver) -> dict:  # driver: agent.hypervisor.base.HypervisorDriver
+        """Perform the command with ``driver`` on this host; returns the answer's data."""
+        raise NotImplementedError(self.kind)
 
 
 class StartVm(Command):
     kind: Literal["StartVm"] = "StartVm"
     vm: VmSpec
+
+    def run(self, driver) -> dict:
+        driver.start(self.vm)
+        return {"name": self.vm.name, "state": driver.vm_states().get(self.vm.name, "PowerOn")}
 
 
 class StopVm(Command):
@@ -102,10 +126,18 @@ class StopVm(Command):
     name: str
     force: bool = False
 
+    def run(self, driver) -> dict:
+        driver.stop(self.name, force=self.force)
+        return {"name": self.name, "state": "PowerOff"}
+
 
 class RebootVm(Command):
     kind: Literal["RebootVm"] = "RebootVm"
     name: str
+
+    def run(self, driver) -> dict:
+        driver.reboot(self.name)
+        return {}
 
 
 class MigrateVm(Command):
@@ -113,6 +145,10 @@ class MigrateVm(Command):
     name: str
     destination_uri: str  # libvirt URI of the destination host (qemu+tcp://ip/system)
     live: bool = True
+
+    def run(self, driver) -> dict:
+        driver.migrate(self.name, self.destination_uri, live=self.live)
+        return {}
 
 
 class CreateVolume(Command):
@@ -123,30 +159,84 @@ class CreateVolume(Command):
     backing: str | None = None
     backing_format: str | None = None
 
+    def run(self, driver) -> dict:
+        return {"size": driver.create_volume(self.path, self.size_bytes, self.format, self.backing,
+                                             self.backing_format)}
+
 
 class DeleteVolume(Command):
     kind: Literal["DeleteVolume"] = "DeleteVolume"
     path: str
+
+    def run(self, driver) -> dict:
+        driver.delete_volume(self.path)
+        return {}
 
 
 class CopyImage(Command):
     kind: Literal["CopyImage"] = "CopyImage"
     source: str
     destination: str
+    source_store: str | None = None  # nfs://host/export of the image store ``source`` is relative to
+
+    def run(self, driver) -> dict:
+        return {"size": driver.copy_image(driver.image_store_path(self.source, self.source_store),
+                                          self.destination)}
+
+
+class ModifyStoragePool(Command):
+    """Make a primary storage pool usable on this host (mount an NFS export at ``local_path``), or release
+    it (``add=False``); the answer carries its capacity and used bytes (CloudStack's ModifyStoragePoolCommand)."""
+
+    kind: Literal["ModifyStoragePool"] = "ModifyStoragePool"
+    add: bool = True
+    pool_uuid: str
+    pool_type: str  # NetworkFilesystem | SharedMountPoint | Filesystem
+    host: str = ""
+    path: str
+    local_path: str
+
+    def run(self, driver) -> dict:
+        if not self.add:
+            driver.release_pool(self.pool_type, self.local_path)
+            return {}
+        capacity, used = driver.prepare_pool(self.pool_type, self.host, self.path, self.local_path)
+        return {"capacity": capacity, "used": used}
+
+
+class GetStorageStats(Command):
+    kind: Literal["GetStorageStats"] = "GetStorageStats"
+    local_path: str
+
+    def run(self, driver) -> dict:
+        capacity, used = driver.pool_stats(self.local_path)
+        return {"capacity": capacity, "used": used}
 
 
 class GetVmStates(Command):
     kind: Literal["GetVmStates"] = "GetVmStates"
 
-
-AnyCommand = StartVm | StopVm | RebootVm | MigrateVm | CreateVolume | DeleteVolume | CopyImage | GetVmStates
+    def run(self, driver) -> dict:
+        return {"vm_states": driver.vm_states()}
 
 
 class Envelope(BaseModel):
-    """A command on the wire: the command and an id the answer refers to."""
+    """A command on the wire: the command and an id the answer refers to. The command is parsed as the
+    class registered under its ``kind``; an unknown kind is refused (the answer says so)."""
 
     request_id: str
-    command: AnyCommand = Field(discriminator="kind")
+    command: SerializeAsAny[Command]
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _by_kind(cls, value):
+        if isinstance(value, Command):
+            return value
+        kind = value.get("kind") if isinstance(value, dict) else None
+        model = COMMANDS.get(kind)
+        if model is None:
+            raise ValueError(f"Unsupported command {kind}")
+        return model.model_validate(value)
 
 
 class Answer(BaseModel):
@@ -156,3 +246,7 @@ class Answer(BaseModel):
     ok: bool
     details: str = ""
     data: dict = {}
+
+
+# The other domains' agent commands register themselves when imported.
+from agent import protocol_guest, protocol_nat, protocol_network, protocol_snapshots, protocol_storage  # noqa: E402,F401,I001

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from management.api.native.router import router as native_router
 from management.api.native.router import serve
+from management.storage.template_ops import router as template_extract_router
 from management.version import CLOUDSTACK_VERSION, __version__
 
 CONSOLE_PLACEHOLDER = """<!doctype html><html><head><title>CloudStack-compatible management server</title></head>
@@ -19,6 +20,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="CloudStack-compatible management server", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.include_router(native_router)
+    app.include_router(template_extract_router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> Response:

@@ -91,11 +91,18 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
+        """A session whose transaction commits on success and rolls back on any error. Code inside may
+        commit mid-way (a long job on SQLite does, to free the write lock between its steps); the
+        transaction that follows is committed or rolled back the same way."""
         if self.sessions is None:
             raise RuntimeError("database is not configured")
-        with self.sessions() as session, session.begin():
-            yield session
+        with self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

@@ -5,10 +5,14 @@ from management.compute import vm_models  # noqa: F401
 from management.config import models as config_models  # noqa: F401
 from management.events import alerts as event_alerts  # noqa: F401
 from management.events import models as event_models  # noqa: F401
+from management.guest import models as guest_models  # noqa: F401
 from management.iam import models as iam_models  # noqa: F401
 from management.infra import models as infra_models  # noqa: F401
 from management.infra import simulator as infra_simulator  # noqa: F401
 from management.jobs import models as job_models  # noqa: F401
 from management.limits import models as limit_models  # noqa: F401
+from management.network import models as network_models  # noqa: F401
+from management.securitygroups import models as securitygroup_models  # noqa: F401
 from management.storage import models as storage_models  # noqa: F401
+from management.storage import snapshot_models as storage_snapshot_models  # noqa: F401
 from usage import models as usage_models  # noqa: F401

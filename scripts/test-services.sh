@@ -13,9 +13,13 @@ command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
 command -v syslinux >/dev/null 2>&1 || missing+=(syslinux syslinux-common)
+[ -f /usr/lib/ISOLINUX/isolinux.bin ] || missing+=(isolinux)
 command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || missing+=(dosfstools)
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)  # static NAT tests (in network namespaces)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -42,3 +46,9 @@ for _ in $(seq 40); do virsh -c qemu:///system version >/dev/null 2>&1 && break;
 mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null
 redis-cli -h 127.0.0.1 ping >/dev/null
 virsh -c qemu:///system version >/dev/null
+# Security groups filter bridged guest traffic in the inet family: br_netfilter with bridge-nf-call-iptables=1,
+# as on a CloudStack KVM host (the agent tests check it and fail without it).
+[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || as_root modprobe br_netfilter 2>/dev/null || true
+if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] && [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables)" != 1 ]; then
+    echo 1 | as_root tee /proc/sys/net/bridge/bridge-nf-call-iptables >/dev/null
+fi

@@ -107,7 +107,7 @@ class Cloud:
             conn.close()
 
 
-def make_cloud(tmp: Path, *, backend: str = BACKEND, with_worker: bool = True) -> Cloud:
+def make_cloud(tmp: Path, *, backend: str = BACKEND, with_worker: bool = True, redis_url: str = REDIS_URL) -> Cloud:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSTACK_")}
     env.update(CLOUDSTACK_DATA_DIR=str(tmp), CLOUDSTACK_JOB_STALE_SECONDS="6", CLOUDSTACK_JOB_RESEND_SECONDS="3",
                CLOUDSTACK_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
@@ -119,8 +119,14 @@ def make_cloud(tmp: Path, *, backend: str = BACKEND, with_worker: bool = True) -
         subprocess.run([str(BIN / "cloud-setup-databases"), "cloudtest:cl0ud-Test@127.0.0.1:3306",
                         "--deploy-as=root:", "--db-properties", str(props), "--cloud-db", cloud.databases[0],
                         "--usage-db", cloud.databases[1]], check=True, env=env, capture_output=True)
+        # VM instance names unique to this cloud (i-2-1-VM<suffix>): clouds of tests running side by side on one
+        # machine share its libvirt, where a domain name is unique.
+        conn = pymysql.connect(**MYSQL, database=cloud.databases[0], autocommit=True)
+        with conn.cursor() as cur:
+            cur.execute("UPDATE configuration SET value=%s WHERE name='instance.name'", (f"VM{suffix}",))
+        conn.close()
         # Several test clouds share one Redis: each gets its own job queue, so no worker takes another's jobs.
-        env.update(CLOUDSTACK_DB_PROPERTIES=str(props), CLOUDSTACK_BROKER_URL=REDIS_URL,
+        env.update(CLOUDSTACK_DB_PROPERTIES=str(props), CLOUDSTACK_BROKER_URL=redis_url,
                    CLOUDSTACK_QUEUE=f"management-{suffix}")
         cloud.port = cloud.start_management(extra=["--no-worker"])
         if with_worker:

@@ -1,6 +1,9 @@
 """The hypervisor seam: every operation an agent performs on its host goes through this interface.
 
-Callers ask ``capabilities`` what a driver can do rather than which driver it is. The simulator keeps
+Callers ask ``capabilities`` what a driver can do rather than which driver it is. The VM verbs are here;
+each other domain declares its verbs in its own mixin (``agent.hypervisor.storage``, ``.snapshots``,
+``.network``, ``.nat``, ``.guest``), implemented for the simulator there and for libvirt in
+``agent.hypervisor.libvirt.<domain>``. The simulator keeps
 the same method set (a unit test compares them), so the management server and the scale and fault
 tests can run without libvirt.
 """
@@ -9,14 +12,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from agent.hypervisor import pools
+from agent.hypervisor.errors import HypervisorError
+from agent.hypervisor.guest import GuestOps
+from agent.hypervisor.nat import StaticNatOps
+from agent.hypervisor.network import SecurityGroupOps
+from agent.hypervisor.snapshots import SnapshotOps
+from agent.hypervisor.storage import VolumeOps
 from agent.protocol import PowerState, StartupReport, VmSpec
 
-
-class HypervisorError(Exception):
-    """A hypervisor operation failed; the message says what and why (it goes back in the answer)."""
+__all__ = ["HypervisorDriver", "HypervisorError"]
 
 
-class HypervisorDriver(ABC):
+class HypervisorDriver(VolumeOps, SnapshotOps, SecurityGroupOps, StaticNatOps, GuestOps, ABC):
     capabilities: dict[str, bool] = {"live_migration": False, "hotplug_disk": False, "snapshot": False}
 
     @abstractmethod
@@ -55,6 +63,20 @@ class HypervisorDriver(ABC):
     @abstractmethod
     def copy_image(self, source: str, destination: str) -> int:
         """Copy a template image (a file path) to primary storage; returns its size in bytes."""
+
+    def prepare_pool(self, pool_type: str, host: str, path: str, local_path: str) -> tuple[int, int]:
+        """Mount or check a primary storage pool at ``local_path``; returns (capacity, used) bytes."""
+        return pools.prepare(pool_type, host, path, local_path)
+
+    def release_pool(self, pool_type: str, local_path: str) -> None:
+        pools.release(pool_type, local_path)
+
+    def pool_stats(self, local_path: str) -> tuple[int, int]:
+        return pools.measure(local_path)
+
+    def image_store_path(self, path: str, store_url: str | None) -> str:
+        """Where this host reads ``path`` of an image store (an NFS store is mounted on first use)."""
+        return pools.resolve(path, store_url)
 
     def close(self) -> None:
         """Release connections."""

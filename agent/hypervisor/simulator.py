@@ -11,10 +11,16 @@ import threading
 import time
 
 from agent.hypervisor.base import HypervisorDriver, HypervisorError
+from agent.hypervisor.guest import SimulatorGuestOps
+from agent.hypervisor.nat import SimulatorStaticNatOps
+from agent.hypervisor.network import SimulatorSecurityGroupOps
+from agent.hypervisor.snapshots import SimulatorSnapshotOps
+from agent.hypervisor.storage import SimulatorVolumeOps
 from agent.protocol import PowerState, StartupReport, VmSpec
 
 
-class SimulatorDriver(HypervisorDriver):
+class SimulatorDriver(SimulatorVolumeOps, SimulatorSnapshotOps, SimulatorSecurityGroupOps, SimulatorStaticNatOps,
+                      SimulatorGuestOps, HypervisorDriver):
     capabilities = {"live_migration": True, "hotplug_disk": True, "snapshot": True}
 
     def __init__(self, *, cpus: int = 16, cpu_speed_mhz: int = 2000, memory_bytes: int = 32 * 1024**3,
@@ -83,6 +89,21 @@ class SimulatorDriver(HypervisorDriver):
         self._step("delete_volume")
         with self.lock:
             self.volumes.pop(path, None)
+
+    def prepare_pool(self, pool_type: str, host: str, path: str, local_path: str) -> tuple[int, int]:
+        self._step("prepare_pool")
+        return self.local_storage_bytes, 0
+
+    def release_pool(self, pool_type: str, local_path: str) -> None:
+        self._step("release_pool")
+
+    def pool_stats(self, local_path: str) -> tuple[int, int]:
+        with self.lock:
+            used = sum(self.volumes.values())
+        return self.local_storage_bytes, min(used, self.local_storage_bytes)
+
+    def image_store_path(self, path: str, store_url: str | None) -> str:
+        return f"{store_url.rstrip('/')}/{path.lstrip('/')}" if store_url else path
 
     def copy_image(self, source: str, destination: str) -> int:
         self._step("copy_image")

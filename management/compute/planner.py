@@ -35,7 +35,7 @@ class Need:
 
 
 def need_of(vm, offering, template) -> Need:
-    hypervisor = template.hypervisor if template is not None else None
+    hypervisor = vm.hypervisor_type or (template.hypervisor if template is not None else None)
     return Need(cpu_mhz=vm.cpu * vm.speed, memory_bytes=vm.memory * MB,
                 hypervisor=None if hypervisor in (None, "", "Any", "None") else hypervisor,
                 host_tags=offering.host_tags if offering else None,

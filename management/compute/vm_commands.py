@@ -22,12 +22,15 @@ from management.compute.vm_models import VMInstance
 from management.compute.vm_responses import VirtualMachineResponse, vm_views
 from management.context import Context
 from management.errors import InvalidParameter, PermissionDenied
+from management.guest import passwords
 from management.iam import access
 from management.iam.models import Domain
 from management.infra.models import Host, Zone
 from management.jobs.models import AsyncJob
 from management.pagination import page
+from management.securitygroups.models import SecurityGroup, SecurityGroupVmMap
 from management.storage.models import GuestOs, Template
+from management.storage.volumes import volume_ids
 
 VM = "VirtualMachine"
 JAVA = "org.apache.cloudstack.api.command.user.vm."
@@ -78,6 +81,8 @@ class DeployVirtualMachine(Command):
     size = Param("long", description="the arbitrary size for the DATADISK volume (GB), for customized disk offerings")
     rootdisksize = Param("long", description="Optional field to resize root disk on deploy (GB)")
     hostid = Param("uuid", entity=Host, admin_only=True, description="destination Host ID to deploy the VM to")
+    hypervisor = Param(description="the hypervisor on which to deploy the virtual machine; needed with an ISO that "
+                                   "names no hypervisor")
     keypair = Param(description="name of the ssh key pair used to login to the virtual machine")
     keypairs = Param("list", description="names of the ssh key pairs used to login to the virtual machine")
     userdata = Param(length=1048576, description="an optional binary data that can be sent to the virtual machine "
@@ -100,7 +105,7 @@ class DeployVirtualMachine(Command):
                                 size_gb=self.size, root_disk_size_gb=self.rootdisksize, host=self.hostid,
                                 keypairs=keypairs, user_data=self.userdata, security_groups=groups,
                                 details=_details(self), group=self.group, account_name=self.account,
-                                domain=self.domainid, display_vm=self.displayvm)
+                                domain=self.domainid, display_vm=self.displayvm, hypervisor=self.hypervisor)
         return Prepared(instance=vms.create_vm(ctx.session, ctx.caller, req))
 
     def run(self, ctx: Context) -> VirtualMachineResponse:
@@ -173,9 +178,11 @@ class DestroyVirtualMachine(_VmCommand):
             vms._may_recover_or_expunge(ctx.session, ctx.caller)
         if self.id.state in (states.DESTROYED, states.EXPUNGING):
             raise InvalidParameter(f"VM {self.id.uuid} is in state {self.id.state}, cannot destroy it")
+        volume_ids(ctx.session, self.id, self.volumeids)
 
     def run(self, ctx: Context) -> VirtualMachineResponse:
-        vm_expunge.destroy(ctx, self.id.id, expunge_now=bool(self.expunge))
+        vm_expunge.destroy(ctx, self.id.id, expunge_now=bool(self.expunge),
+                           volume_ids=volume_ids(ctx.session, self.id, self.volumeids))
         return _view(ctx, self.id.id)
 
 
@@ -320,12 +327,13 @@ class ResetPasswordForVirtualMachine(_VmCommand):
                                    "enabled")
         if self.id.state != states.STOPPED:
             raise InvalidParameter(f"VM {self.id.uuid} is in state {self.id.state}: stop it to reset its password")
+        passwords.check_new(self.password)
 
     def run(self, ctx: Context) -> VirtualMachineResponse:
         from management.events import service as events
 
         vm = self.id
-        vm.password = self.password or vms.new_password(ctx.session)
+        vm.password = passwords.seal(self.password or vms.new_password(ctx.session))
         events.record(ctx.session, ctx.caller, "VM.RESETPASSWORD", f"Reset the password of VM {vm.instance_name}",
                       resource=vm, resource_type=VM, account_id=vm.account_id, domain_id=vm.domain_id)
         ctx.session.flush()
@@ -361,6 +369,7 @@ class ListVirtualMachines(ListDomainResourcesCommand):
                                             "enabled; false for VMs with HA disabled")
     hypervisor = Param(description="the target hypervisor for the template")
     keypair = Param(description="list vms by ssh keypair name")
+    securitygroupid = Param("uuid", entity=SecurityGroup, description="the security group ID")
     displayvm = Param("boolean", description="list resources by display flag; only ROOT admin is eligible to pass "
                                              "this parameter")
     userdata = Param("boolean", default=False, description="Whether to return the VMs' user data or not.")
@@ -400,10 +409,15 @@ class ListVirtualMachines(ListDomainResourcesCommand):
             query = query.where(func.lower(VMInstance.name) == self.name.lower())
         if self.haenable is not None:
             query = query.where(VMInstance.ha_enabled.is_(self.haenable))
+        if self.securitygroupid:
+            query = query.where(VMInstance.id.in_(select(SecurityGroupVmMap.vm_id).where(
+                SecurityGroupVmMap.security_group_id == self.securitygroupid.id)))
         if self.hypervisor:
             query = query.where(func.lower(VMInstance.hypervisor_type) == self.hypervisor.lower())
         if self.keypair:
-            query = query.where(VMInstance.keypairs.like(f"%{self.keypair}%"))
+            name = self.keypair  # one of the comma-separated names, not a substring of one
+            query = query.where(or_(VMInstance.keypairs == name, VMInstance.keypairs.like(f"{name},%"),
+                                    VMInstance.keypairs.like(f"%,{name}"), VMInstance.keypairs.like(f"%,{name},%")))
         if self.displayvm is not None and ctx.caller.is_root_admin:
             query = query.where(VMInstance.display_vm.is_(self.displayvm))
         elif not ctx.caller.is_admin:

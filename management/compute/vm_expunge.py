@@ -13,7 +13,7 @@ import logging
 from sqlalchemy import select
 
 from agent.protocol import DeleteVolume
-from management.compute import planner, states
+from management.compute import planner, states, vm_lifecycle
 from management.compute.vm_models import VMInstance, Volume
 from management.compute.vm_orchestrate import _event, _vm, _volumes, stop
 from management.compute.vm_tx import agent_call, step
@@ -27,7 +27,8 @@ from management.storage.models import StoragePool
 log = logging.getLogger(__name__)
 
 
-def destroy(ctx: Context, vm_id: int, *, expunge_now: bool = False) -> None:
+def destroy(ctx: Context, vm_id: int, *, expunge_now: bool = False, volume_ids: list[int] = ()) -> None:
+    """Data volumes stay attached (detached at expunge) unless named in ``volume_ids`` (destroyed with the VM)."""
     from management.compute import vms
 
     with step(ctx) as s:
@@ -38,13 +39,16 @@ def destroy(ctx: Context, vm_id: int, *, expunge_now: bool = False) -> None:
     with step(ctx) as s:
         vm = _vm(s, vm_id)
         if vm.state == states.STOPPED:
-            vms.release_limits(s, vm)
+            going = [v for v in _volumes(s, vm_id) if v.volume_type == "ROOT" or v.id in volume_ids]
+            vms.release_limits(s, vm, [v.id for v in going])
             states.transition(s, vm, "DestroyRequested")
-            for volume in _volumes(s, vm_id):
+            for volume in going:
                 volume.state = "Destroy"
             _event(s, ctx, vm, "VM.DESTROY", f"Destroyed VM {vm.instance_name}")
         elif vm.state == states.ERROR:
             states.transition(s, vm, "DestroyRequested")  # Error -> Expunging: nothing to keep
+            for volume in _volumes(s, vm_id):
+                volume.state = "Destroy"  # a failed deploy gave back every volume's limits
             events.record(s, ctx.caller, "VM.DESTROY", f"Destroyed VM {vm.instance_name}", resource=vm,
                           resource_type="VirtualMachine", account_id=vm.account_id, domain_id=vm.domain_id)
             expunge_now = True
@@ -60,6 +64,10 @@ def expunge(ctx: Context, vm_id: int) -> None:
         if vm.removed is not None:
             return
         states.transition(s, vm, "ExpungeOperation")
+        for volume in _volumes(s, vm_id):  # data volumes outlive the VM: detached, still Ready (as CloudStack)
+            if volume.volume_type != "ROOT" and volume.state != "Destroy":
+                volume.vm_id, volume.device_id, volume.attached = None, None, None
+        s.flush()
         targets = [(v.id, v.path, v.pool_id) for v in _volumes(s, vm_id) if v.path and v.pool_id]
         hosts = {pool_id: _host_for_pool(s, pool_id, vm) for _v, _p, pool_id in targets}
     failures = []
@@ -86,6 +94,7 @@ def expunge(ctx: Context, vm_id: int) -> None:
             events.record_usage(s, "VOLUME.DELETE", account_id=volume.account_id, zone_id=volume.zone_id,
                                 resource_id=volume.id, resource_name=volume.name, size=volume.size)
             volume.state, volume.removed, volume.last_pool_id, volume.pool_id = "Expunged", now, volume.pool_id, None
+        vm_lifecycle.run(vm_lifecycle.EXPUNGE_HOOKS, s, vm)
         vms.release_nics(s, vm, remove=True)
         vm.removed = now
         events.record(s, ctx.caller, "VM.EXPUNGE", f"Expunged VM {vm.instance_name}", resource=vm,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from management.compute import planner, states
 from management.compute.vm_models import VMInstance, Volume
+from management.config import service as config
 from management.context import Context, system_caller
 from management.db import utcnow
 from management.events import service as events
@@ -19,6 +20,7 @@ from management.limits import service as limits
 from management.storage import pools
 
 log = logging.getLogger(__name__)
+STRAY_MIN_SECONDS = 5  # a VM row settled this long (and 3 ping intervals) before a stray copy on a host is stopped
 MISSING_GRACE_SECONDS = 120  # a Running VM absent from its host's reports this long is taken as stopped
 COUNTED = (states.DESTROYED, states.ERROR, states.EXPUNGING)
 
@@ -32,12 +34,16 @@ def sync_power_states(session, host, vm_states: dict[str, str]) -> None:
     from management.compute.vm_orchestrate import stopped_on
 
     now = utcnow()
+    # the VMs placed on this host, those it reports, and those it last reported running (so that a VM that
+    # went away is seen missing rather than left "PowerOn" forever)
     known = {vm.instance_name: vm for vm in session.scalars(select(VMInstance).where(
         VMInstance.removed.is_(None), (VMInstance.host_id == host.id) |
-        VMInstance.instance_name.in_(list(vm_states) or [""])))}
+        VMInstance.instance_name.in_(list(vm_states) or [""]) |
+        ((VMInstance.power_host_id == host.id) & (VMInstance.power_state == "PowerOn"))))}
     for name in vm_states:
         if name not in known:
             log.warning("host %s reports an unknown VM %s", host.name, name)
+    _stop_strays(session, host, vm_states, known, now)
     for name, vm in known.items():
         reported = vm_states.get(name, "PowerReportMissing")
         if reported != vm.power_state:
@@ -53,6 +59,33 @@ def sync_power_states(session, host, vm_states: dict[str, str]) -> None:
                            f"Out of band VM power off: VM {vm.instance_name} on host {host.name}")
             except Exception:
                 log.warning("could not follow the power-off report of VM %s", name, exc_info=True)
+
+
+def _stop_strays(session, host, vm_states: dict[str, str], known: dict, now) -> None:
+    """A VM the host runs while its row says it is not on that host (a start whose answer was lost — the
+    broker went away mid-call, the job failed and released the VM — or a stop that did not reach the host):
+    once the row has been settled for a few ping intervals, the host is told to stop it (force), so nothing
+    runs that nobody accounts for. Unknown VMs only raise an alert (they may belong to someone else)."""
+    from agent.protocol import StopVm
+
+    interval = max(1, config.get_int(session, "ping.interval"))
+    settle = timedelta(seconds=max(STRAY_MIN_SECONDS, 3 * interval))
+    for name, vm in known.items():
+        if vm_states.get(name) != "PowerOn" or vm.host_id == host.id:
+            continue
+        if vm.state not in (states.STOPPED, states.ERROR, states.DESTROYED, states.EXPUNGING) and vm.removed is None:
+            continue  # moving (Starting/Migrating...) or running elsewhere: the job or the other host owns it
+        if vm.updated is not None and now - vm.updated < settle:
+            continue
+        if vm.power_state == "PowerOff" and vm.power_state_update is not None and now - vm.power_state_update < settle:
+            continue  # asked already; a copy still running after that is asked again
+        if agent_link.post(host, StopVm(name=name, force=True)):
+            # the next report of the host says whether it went (PowerOn again: asked again after ``settle``)
+            vm.power_state, vm.power_state_update, vm.power_host_id = "PowerOff", now, host.id
+            log.warning("host %s runs VM %s which is %s here: stopping it there", host.name, name, vm.state)
+            events.record(session, system_caller(), "VM.STOP", f"Stopping VM {name} on host {host.name}: it runs "
+                          f"there but is {vm.state}", resource=vm, resource_type="VirtualMachine",
+                          account_id=vm.account_id, domain_id=vm.domain_id)
 
 
 def simulated_vm_states(session, host) -> dict[str, str]:

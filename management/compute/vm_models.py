@@ -21,7 +21,8 @@ class VMInstance(UuidMixin, Base):
     __tablename__ = "vm_instance"
     __table_args__ = (Index("ix_vm_instance_account_removed", "account_id", "removed"),
                       Index("ix_vm_instance_state_removed", "state", "removed"),
-                      Index("ix_vm_instance_host_state", "host_id", "state"))
+                      Index("ix_vm_instance_host_state", "host_id", "state"),
+                      Index("ix_vm_instance_power_host", "power_host_id", "power_state"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255))  # host name
@@ -120,6 +121,15 @@ class Volume(UuidMixin, Base):
     created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated: Mapped[datetime | None] = mapped_column(UtcDateTime)
     removed: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # volumes domain (migration 0007v): where a new volume's content comes from, uploads and extracts
+    snapshot_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    source_path: Mapped[str | None] = mapped_column(String(1024))
+    store_id: Mapped[int | None] = mapped_column(BigInteger)
+    url: Mapped[str | None] = mapped_column(String(2048))
+    checksum: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str | None] = mapped_column(String(1024))
+    extract_path: Mapped[str | None] = mapped_column(String(1024))
+    extract_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class TemplatePoolRef(Base):

@@ -29,7 +29,8 @@ from agent.protocol import (
     StopVm,
     VmSpec,
 )
-from management.compute import planner, states
+from agent.protocol_storage import CopyVolume
+from management.compute import planner, states, vm_lifecycle
 from management.compute.models import ServiceOffering
 from management.compute.vm_models import Nic, TemplatePoolRef, VMInstance, Volume
 from management.compute.vm_tx import agent_call, on_rollback, step
@@ -39,7 +40,9 @@ from management.errors import CloudError, InsufficientCapacity, InvalidParameter
 from management.events import service as events
 from management.infra.models import Host
 from management.jobs import service as jobs
+from management.storage import pool_hosts, secondary
 from management.storage.models import DownloadState, ImageStore, StoragePool, Template, TemplateStoreRef
+from management.storage.volumes import volume_source
 
 log = logging.getLogger(__name__)
 MAX_TRIES = 3
@@ -137,24 +140,27 @@ def _try_host(ctx: Context, vm_id: int, avoid: set[int], host_id: int | None,
                                   avoid=avoid, host_id=host_id)
         host, pool = placement.host, placement.pool or volume_pool
         for volume in unplaced:
-            volume.pool_id, volume.path, volume.state = pool.id, f"{pool.path}/{volume.uuid}", "Creating"
+            volume.pool_id, volume.path, volume.state = pool.id, f"{pool_hosts.local_path(pool)}/{volume.uuid}", "Creating"
         s.execute(update(VMInstance).where(VMInstance.id == vm_id).values(host_id=host.id, pod_id=host.pod_id)
                   .execution_options(synchronize_session=False))
-        to_create = [(v.id, v.path, v.size, v.template_id) for v in unplaced]
+        to_create = [(v.id, v.path, v.size, v.template_id, volume_source(s, v)) for v in unplaced]
     avoid.add(host.id)
     try:
-        for volume_id, path, size, template_id in to_create:
+        for volume_id, path, size, template_id, source in to_create:
             backing = _ensure_template(ctx, template, pool, host) if template_id else None
             backing_format = (template.format or "QCOW2").lower() if backing else None
-            _call(host, CreateVolume(path=path, size_bytes=size, format="qcow2", backing=backing,
-                                     backing_format=backing_format))
+            if source:  # a data volume made from a snapshot or an upload: its content is copied
+                _call(host, CopyVolume(source=source, destination=path, size_bytes=size), timeout=3600)
+            else:
+                _call(host, CreateVolume(path=path, size_bytes=size, format="qcow2", backing=backing,
+                                         backing_format=backing_format))
             created.append((volume_id, path, host))
             with step(ctx) as s:
                 s.execute(update(Volume).where(Volume.id == volume_id).values(state="Ready", pod_id=host.pod_id,
                                                                               updated=utcnow()))
         _progress(ctx, 50)
         with step(ctx) as s:
-            spec = vm_spec(s, _vm(s, vm_id), pool)
+            spec = vm_spec(s, _vm(s, vm_id), pool, host)
         _call(host, StartVm(vm=spec))
     except AgentFailure as error:
         log.warning("starting VM %s on host %s failed: %s", vm_id, host.name, error)
@@ -174,8 +180,10 @@ def _try_host(ctx: Context, vm_id: int, avoid: set[int], host_id: int | None,
         vm = _vm(s, vm_id)
         states.transition(s, vm, "OperationSucceeded", host_id=host.id, last_host_id=host.id, pod_id=host.pod_id,
                           power_state="PowerOn", power_state_update=utcnow(), power_host_id=host.id)
+        vm_lifecycle.run(vm_lifecycle.STARTED_HOOKS, s, vm, host)
         _event(s, ctx, vm, "VM.START", f"Started VM {vm.instance_name} on host {host.name}")
     created.clear()
+    vm_lifecycle.run_after(vm_lifecycle.AFTER_START, ctx, vm_id, host)
     _progress(ctx, 100)
     return host.uuid
 
@@ -255,7 +263,7 @@ def recover_orphan(orphan) -> None:
 
 def _ensure_template(ctx: Context, template: Template, pool: StoragePool, host: Host) -> str:
     """The template's copy on ``pool`` (made once per pool; concurrent deploys wait for the one copying)."""
-    destination = f"{pool.path}/{template.uuid}"
+    destination = f"{pool_hosts.local_path(pool)}/{template.uuid}"
     deadline = time.monotonic() + COPY_WAIT_SECONDS
     me = f"job-{ctx.job_id}-{os.getpid()}"
     while True:
@@ -284,7 +292,8 @@ def _ensure_template(ctx: Context, template: Template, pool: StoragePool, host: 
             source = _template_source(s, template, pool.zone_id)
         if mine:
             try:
-                answer = _call(host, CopyImage(source=source, destination=destination), timeout=3600)
+                answer = _call(host, CopyImage(source=source[0], source_store=source[1], destination=destination),
+                               timeout=3600)
             except AgentFailure as error:
                 with step(ctx) as s:
                     s.execute(update(TemplatePoolRef).where(TemplatePoolRef.template_id == template.id,
@@ -301,7 +310,7 @@ def _ensure_template(ctx: Context, template: Template, pool: StoragePool, host: 
         time.sleep(1.0)
 
 
-def _template_source(session, template: Template, zone_id: int) -> str:
+def _template_source(session, template: Template, zone_id: int) -> tuple[str, str | None]:
     row = session.execute(select(TemplateStoreRef, ImageStore).join(ImageStore, ImageStore.id == TemplateStoreRef.store_id)
                           .where(TemplateStoreRef.template_id == template.id, TemplateStoreRef.zone_id == zone_id,
                                  TemplateStoreRef.download_state == DownloadState.DOWNLOADED,
@@ -309,24 +318,26 @@ def _template_source(session, template: Template, zone_id: int) -> str:
     if row is None:
         raise AgentFailure(f"Template {template.uuid} is not on any image store of the zone")
     ref, store = row
-    if store.provider == "Local" or store.protocol == "file":
-        return os.path.join(store.path or "", ref.install_path or "")
-    return f"{store.url.rstrip('/')}/{ref.install_path}"
+    return secondary.agent_source(store, ref.install_path or "")
 
 
-def vm_spec(session, vm: VMInstance, pool: StoragePool | None) -> VmSpec:
+def vm_spec(session, vm: VMInstance, pool: StoragePool | None, host: Host | None = None) -> VmSpec:
     disks = []
     for index, volume in enumerate(_volumes(session, vm.id)):
-        disks.append(DiskSpec(path=volume.path, format="qcow2", target=f"vd{DISK_TARGETS[index]}",
+        letter = DISK_TARGETS[volume.device_id if volume.device_id is not None else index]  # CloudStack: by deviceid
+        disks.append(DiskSpec(path=volume.path, format="qcow2", target=f"vd{letter}",
                               device_id=volume.device_id or index))
     nics = [NicSpec(mac=n.mac_address, ip=n.ip_address, device_id=n.device_id)
             for n in session.scalars(select(Nic).where(Nic.vm_id == vm.id, Nic.removed.is_(None)).order_by(Nic.device_id))]
     if pool is None and disks:
         root = _volumes(session, vm.id)[0]
         pool = session.get(StoragePool, root.pool_id)
-    serial = f"{pool.path}/{vm.instance_name}.console.log" if pool is not None else None
-    return VmSpec(name=vm.instance_name, uuid=vm.uuid, vcpus=vm.cpu, cpu_speed_mhz=vm.speed, memory_mb=vm.memory,
-                  disks=disks, nics=nics, serial_log=serial, limit_cpu_use=vm.limit_cpu_use)
+    serial = f"{pool_hosts.local_path(pool)}/{vm.instance_name}.console.log" if pool is not None else None
+    spec = VmSpec(name=vm.instance_name, uuid=vm.uuid, vcpus=vm.cpu, cpu_speed_mhz=vm.speed, memory_mb=vm.memory,
+                  disks=disks, nics=nics, serial_log=serial, limit_cpu_use=vm.limit_cpu_use,
+                  boot_from_cdrom=vm.iso_id is not None and vm.iso_id == vm.template_id)
+    vm_lifecycle.run(vm_lifecycle.SPEC_HOOKS, session, vm, spec, host)
+    return spec
 
 
 # --- stop, reboot, migrate -----------------------------------------------------------------------------------
@@ -360,6 +371,7 @@ def stopped_on(session, ctx: Context, vm: VMInstance, event: str, text: str) -> 
     planner.release_host(session, host_id, vm.cpu * vm.speed, vm.memory * planner.MB)
     states.transition(session, vm, event, host_id=None, last_host_id=host_id or vm.last_host_id,
                       power_state="PowerOff", power_state_update=utcnow())
+    vm_lifecycle.run(vm_lifecycle.STOPPED_HOOKS, session, vm, host_id)
     _event(session, ctx, vm, "VM.STOP", text)
 
 
@@ -416,6 +428,7 @@ def migrate(ctx: Context, vm_id: int, target_id: int | None) -> None:
         planner.release_host(s, source.id, need.cpu_mhz, need.memory_bytes)
         states.transition(s, vm, "OperationSucceeded", host_id=target.id, last_host_id=source.id, pod_id=target.pod_id,
                           power_host_id=target.id)
+        vm_lifecycle.run(vm_lifecycle.MIGRATED_HOOKS, s, vm, source, target)
         _event(s, ctx, vm, "VM.MIGRATE", f"Migrated VM {vm.instance_name} from host {source.name} to host "
                                          f"{target.name}", usage=False)
 

@@ -12,9 +12,12 @@ from management.api.native.responses import ResponseObject, cs_date
 from management.compute.models import DiskOffering, ServiceOffering
 from management.compute.vm_models import Nic, VMInstance, Volume
 from management.context import Caller
+from management.guest import passwords
 from management.iam.models import Account, Domain, User
 from management.iam.responses import domain_display_path
-from management.infra.models import Host, Zone
+from management.infra.models import Host, IpAddress, Zone
+from management.network.models import Network
+from management.securitygroups.models import SecurityGroup, SecurityGroupVmMap
 from management.storage.models import GuestOs, Template
 
 
@@ -34,6 +37,14 @@ class NicResponse(ResponseObject):
     isolationuri: str | None = None
     deviceid: str
     virtualmachineid: str
+
+
+class VmSecurityGroup(ResponseObject):
+    object_name = "securitygroup"
+    id: str
+    name: str
+    description: str | None = None
+    account: str | None = None
 
 
 class VirtualMachineResponse(ResponseObject):
@@ -63,6 +74,9 @@ class VirtualMachineResponse(ResponseObject):
     templateformat: str | None = None
     passwordenabled: bool = False
     password: str | None = None
+    isoid: str | None = None
+    isoname: str | None = None
+    isodisplaytext: str | None = None
     serviceofferingid: str | None = None
     serviceofferingname: str | None = None
     diskofferingid: str | None = None
@@ -86,8 +100,10 @@ class VirtualMachineResponse(ResponseObject):
     details: dict[str, str] | None = None
     jobid: str | None = None
     jobstatus: int | None = None
+    publicip: str | None = None
+    publicipid: str | None = None
     nic: list[NicResponse] = Field(default_factory=list)
-    securitygroup: list = Field(default_factory=list)
+    securitygroup: list[VmSecurityGroup] = Field(default_factory=list)
     affinitygroup: list = Field(default_factory=list)
     tags: list = Field(default_factory=list)
 
@@ -105,7 +121,7 @@ def vm_views(session: Session, caller: Caller, rows: list[VMInstance], *, show_p
     zones = _by_id(session, Zone, (vm.zone_id for vm in rows))
     offerings = _by_id(session, ServiceOffering, (vm.service_offering_id for vm in rows))
     disk_offerings = _by_id(session, DiskOffering, (vm.disk_offering_id for vm in rows))
-    templates = _by_id(session, Template, (vm.template_id for vm in rows))
+    templates = _by_id(session, Template, [vm.template_id for vm in rows] + [vm.iso_id for vm in rows])
     hosts = _by_id(session, Host, (vm.host_id for vm in rows))
     accounts = _by_id(session, Account, (vm.account_id for vm in rows))
     domains = _by_id(session, Domain, (vm.domain_id for vm in rows))
@@ -113,12 +129,22 @@ def vm_views(session: Session, caller: Caller, rows: list[VMInstance], *, show_p
     oses = _by_id(session, GuestOs, (vm.guest_os_id for vm in rows))
     nics: dict[int, list[Nic]] = {}
     roots: dict[int, Volume] = {}
+    public: dict[int, IpAddress] = {}
+    groups: dict[int, list[SecurityGroup]] = {}
     if ids:
         for nic in session.scalars(select(Nic).where(Nic.vm_id.in_(ids), Nic.removed.is_(None)).order_by(Nic.device_id)):
             nics.setdefault(nic.vm_id, []).append(nic)
+        for ip in session.scalars(select(IpAddress).where(IpAddress.vm_id.in_(ids), IpAddress.one_to_one_nat.is_(True))
+                                  .order_by(IpAddress.id)):
+            public.setdefault(ip.vm_id, ip)
+        for vm_id, group in session.execute(select(SecurityGroupVmMap.vm_id, SecurityGroup).join(
+                SecurityGroup, SecurityGroup.id == SecurityGroupVmMap.security_group_id)
+                .where(SecurityGroupVmMap.vm_id.in_(ids)).order_by(SecurityGroup.id)):
+            groups.setdefault(vm_id, []).append(group)
         for volume in session.scalars(select(Volume).where(Volume.vm_id.in_(ids), Volume.volume_type == "ROOT")
                                       .order_by(Volume.id)):
             roots.setdefault(volume.vm_id, volume)
+    networks = _by_id(session, Network, (n.network_id for vm_nics in nics.values() for n in vm_nics))
     admin = caller.is_admin
     views = []
     for vm in rows:
@@ -127,7 +153,7 @@ def vm_views(session: Session, caller: Caller, rows: list[VMInstance], *, show_p
         host, account, domain = hosts.get(vm.host_id), accounts.get(vm.account_id), domains.get(vm.domain_id)
         disk_offering, user, os_ = disk_offerings.get(vm.disk_offering_id), users.get(vm.user_id), \
             oses.get(vm.guest_os_id)
-        root = roots.get(vm.id)
+        root, ip = roots.get(vm.id), public.get(vm.id)
         views.append(VirtualMachineResponse(
             id=vm.uuid, name=vm.name, displayname=vm.display_name or vm.name,
             instancename=vm.instance_name if admin else None, state=vm.state, haenable=vm.ha_enabled,
@@ -141,7 +167,10 @@ def vm_views(session: Session, caller: Caller, rows: list[VMInstance], *, show_p
             templatedisplaytext=template.display_text if template else None,
             templatetype=template.type if template else None, templateformat=template.format if template else None,
             passwordenabled=bool(template and template.password_enabled),
-            password=vm.password if show_password and vm.password else None,
+            password=passwords.reveal(vm.password) if show_password and vm.password else None,
+            isoid=templates[vm.iso_id].uuid if vm.iso_id in templates else None,
+            isoname=templates[vm.iso_id].name if vm.iso_id in templates else None,
+            isodisplaytext=templates[vm.iso_id].display_text if vm.iso_id in templates else None,
             serviceofferingid=offering.uuid if offering else None,
             serviceofferingname=offering.name if offering else None,
             diskofferingid=disk_offering.uuid if disk_offering else None,
@@ -154,7 +183,13 @@ def vm_views(session: Session, caller: Caller, rows: list[VMInstance], *, show_p
             keypairs=vm.keypairs, userdata=vm.user_data if user_data else None,
             isdynamicallyscalable=vm.dynamically_scalable, displayvm=vm.display_vm,
             details=json.loads(vm.details) if vm.details else None,
-            nic=[NicResponse(id=n.uuid, ipaddress=n.ip_address, netmask=n.netmask, gateway=n.gateway,
+            publicip=ip.address if ip else None, publicipid=ip.uuid if ip else None,
+            securitygroup=[VmSecurityGroup(id=g.uuid, name=g.name, description=g.description,
+                                           account=account.account_name if account else None)
+                           for g in groups.get(vm.id, [])],
+            nic=[NicResponse(id=n.uuid, networkid=networks[n.network_id].uuid if n.network_id in networks else None,
+                             networkname=networks[n.network_id].name if n.network_id in networks else None,
+                             ipaddress=n.ip_address, netmask=n.netmask, gateway=n.gateway,
                              macaddress=n.mac_address, isdefault=n.is_default, traffictype=n.traffic_type,
                              type="Shared", broadcasturi=n.broadcast_uri, isolationuri=n.isolation_uri,
                              deviceid=str(n.device_id), virtualmachineid=vm.uuid) for n in nics.get(vm.id, [])],

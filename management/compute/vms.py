@@ -18,18 +18,20 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from management.compute import states
+from management.compute import states, vm_lifecycle
 from management.compute.models import DiskOffering, OfferingState, OfferingZone, ServiceOffering
 from management.compute.vm_models import Nic, VMInstance, Volume
 from management.config import service as config
 from management.context import Caller
 from management.errors import InsufficientCapacity, InvalidParameter, PermissionDenied
 from management.events import service as events
+from management.guest import passwords
 from management.iam.access import check_account_access
 from management.iam.models import Account, Domain
 from management.infra import ips
 from management.infra.models import Host, VlanRange, Zone
 from management.limits import service as limits
+from management.network import networks
 from management.storage import templates as tmpl
 from management.storage.models import DownloadState, Template, TemplateStoreRef
 
@@ -39,6 +41,10 @@ HOSTNAME_RE = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 INVALID_NAME = ("Invalid name. Vm name can contain ASCII letters 'a' through 'z', the digits '0' through '9', and "
                 "the hyphen ('-'), must be between 1 and 63 characters long, and can't start or end with \"-\" and "
                 "can't start with digit")
+
+
+# (session, caller, vm, [group ids or names]) — updateVirtualMachine securitygroupids/securitygroupnames
+GROUP_UPDATE_HOOKS: list = []
 
 
 @dataclass
@@ -60,6 +66,10 @@ class DeployRequest:
     account_name: str | None = None
     domain: Domain | None = None
     display_vm: bool = True
+    hypervisor: str | None = None
+
+
+DEPLOY_HYPERVISORS = ("KVM", "Simulator")
 
 
 def instance_name(session: Session, vm: VMInstance) -> str:
@@ -112,15 +122,21 @@ def check_offering(session: Session, offering: ServiceOffering, zone: Zone) -> N
 
 
 def check_user_data(session: Session, data: str | None) -> str | None:
+    """As CloudStack's UserDataManager: base64 (whitespace ignored), at most ``vm.userdata.max.length``
+    characters, not empty once decoded; 431 naming userdata."""
     if data is None or data == "":
         return None
+    data = "".join(data.split())
     try:
         decoded = base64.b64decode(data.encode(), validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidParameter("User data is not base64 encoded") from None
+        raise InvalidParameter("User data is not base64 encoded (userdata)") from None
     limit = config.get_int(session, "vm.userdata.max.length")
     if len(data) > limit or len(decoded) > limit:
-        raise InvalidParameter(f"User data is too long for an http GET request (length {len(data)} > {limit})")
+        raise InvalidParameter(f"User data has exceeded configurable max length : {limit} (userdata is "
+                               f"{len(data)} characters)")
+    if not decoded:
+        raise InvalidParameter("User data is too short (userdata)")
     return data
 
 
@@ -193,14 +209,19 @@ def create_vm(session: Session, caller: Caller, req: DeployRequest) -> VMInstanc
     check_offering(session, offering, zone)
     if template.removed is not None or not tmpl.can_use(session, caller, template):
         raise InvalidParameter(f"Unable to use template {template.uuid}")
-    if template.is_iso:
-        raise InvalidParameter("Deploying from an ISO is not supported yet: use a template")
+    hypervisor = _deploy_hypervisor(template, req.hypervisor)
+    if template.is_iso and not template.bootable:
+        raise InvalidParameter("Please specify a bootable ISO.")
+    if template.is_iso and req.disk_offering is None:
+        raise InvalidParameter("Installing from ISO requires a disk offering to be specified for the root disk.")
     if not template_ready_in_zone(session, template, zone):
         raise InvalidParameter(f"Template {template.uuid} has not been completely downloaded to zone {zone.uuid}")
     if req.host is not None and (req.host.zone_id != zone.id or req.host.removed is not None):
         raise InvalidParameter(f"Host {req.host.uuid} is not in zone {zone.uuid}")
     cpu, speed, memory = compute_of(offering, req.details)
     root_size, data_size = _sizes(session, req)
+    if template.is_iso:  # the disk offering sizes a blank ROOT disk; the ISO goes on the CD-ROM
+        root_size, data_size = data_size, None
     user_data = check_user_data(session, req.user_data)
     name = req.name
     if name is not None:
@@ -222,26 +243,40 @@ def create_vm(session: Session, caller: Caller, req: DeployRequest) -> VMInstanc
                     group_name=req.group, ha_enabled=offering.offer_ha, limit_cpu_use=offering.limit_cpu_use,
                     dynamically_scalable=template.dynamically_scalable, display_vm=req.display_vm, cpu=cpu,
                     speed=speed, memory=memory, details=json.dumps(req.details) if req.details else None,
-                    hypervisor_type=template.hypervisor if template.hypervisor not in (None, "Any") else None,
-                    password=new_password(session) if template.password_enabled else None)
+                    hypervisor_type=hypervisor, iso_id=template.id if template.is_iso else None,
+                    password=passwords.seal(new_password(session)) if template.password_enabled else None)
     session.add(vm)
     session.flush()
     vm.instance_name = instance_name(session, vm)
     if name is None:
         vm.name = vm.uuid
         vm.display_name = vm.display_name or vm.uuid
-    _add_volume(session, vm, "ROOT", f"ROOT-{vm.id}", root_size, template_id=template.id,
-                disk_offering_id=None, device_id=0)
+    _add_volume(session, vm, "ROOT", f"ROOT-{vm.id}", root_size, template_id=None if template.is_iso else template.id,
+                disk_offering_id=req.disk_offering.id if template.is_iso else None, device_id=0)
     if data_size is not None:
         _add_volume(session, vm, "DATADISK", f"DATA-{vm.id}", data_size, template_id=None,
                     disk_offering_id=req.disk_offering.id, device_id=1)
     _add_nic(session, vm, zone, req.host)
+    vm_lifecycle.run(vm_lifecycle.DEPLOY_HOOKS, session, caller, vm, req)
     events.record(session, caller, "VM.CREATE", f"Successfully created VM instance {vm.instance_name}", resource=vm,
                   resource_type="VirtualMachine", account_id=owner.id, domain_id=owner.domain_id)
     events.record_usage(session, "VM.CREATE", account_id=owner.id, zone_id=zone.id, resource_id=vm.id,
                         resource_name=vm.instance_name, offering_id=offering.id, template_id=template.id,
                         resource_type=vm.hypervisor_type, details=custom or None)
     return vm
+
+
+def _deploy_hypervisor(template: Template, requested: str | None) -> str | None:
+    """The VM's hypervisor: the template's; for an ISO naming none, the ``hypervisor`` parameter."""
+    own = template.hypervisor if template.hypervisor not in (None, "", "Any", "None") else None
+    if requested is None:
+        return own
+    match = next((h for h in DEPLOY_HYPERVISORS if h.lower() == requested.strip().lower()), None)
+    if match is None:
+        raise InvalidParameter(f"Invalid hypervisor type {requested}: use one of {', '.join(DEPLOY_HYPERVISORS)}")
+    if own is not None and own != match:
+        raise InvalidParameter(f"hypervisor {match} does not match the hypervisor {own} of template {template.uuid}")
+    return match
 
 
 def _add_volume(session: Session, vm: VMInstance, kind: str, name: str, size: int, *, template_id: int | None,
@@ -268,6 +303,7 @@ def _add_nic(session: Session, vm: VMInstance, zone: Zone, host: Host | None) ->
     vlan = session.get(VlanRange, ip.vlan_id)
     nic.ip_address, nic.ip_id, nic.vlan_id = ip.address, ip.id, vlan.id
     nic.netmask, nic.gateway = vlan.netmask, vlan.gateway
+    nic.network_id = vlan.network_id or networks.nic_network_id(session, zone)
     vm.pod_id = vlan.pod_id
     return nic
 
@@ -287,15 +323,21 @@ def release_nics(session: Session, vm: VMInstance, *, remove: bool) -> None:
             nic.removed, nic.state = utcnow(), "Deallocating"
 
 
-def release_limits(session: Session, vm: VMInstance) -> None:
+def release_limits(session: Session, vm: VMInstance, volume_ids: list[int] | None = None) -> None:
+    """Give back the VM's limits and those of its volumes (only ``volume_ids`` when given: on destroy, data
+    volumes that outlive the VM keep theirs)."""
     volumes = session.scalars(select(Volume).where(Volume.vm_id == vm.id, Volume.removed.is_(None))).all()
+    if volume_ids is not None:
+        volumes = [v for v in volumes if v.id in volume_ids]
     for resource, amount in (("user_vm", 1), ("cpu", vm.cpu), ("memory", vm.memory), ("volume", len(volumes)),
                              ("primary_storage", sum(v.size for v in volumes))):
         limits.release(session, account_id=vm.account_id, resource=resource, amount=amount)
 
 
 def reserve_limits(session: Session, vm: VMInstance) -> None:
+    """recoverVirtualMachine: take back what destroy gave back (the VM, its ROOT and destroyed volumes)."""
     volumes = session.scalars(select(Volume).where(Volume.vm_id == vm.id, Volume.removed.is_(None))).all()
+    volumes = [v for v in volumes if v.volume_type == "ROOT" or v.state == "Destroy"]
     limits.reserve_many(session, account_id=vm.account_id, amounts={
         "user_vm": 1, "cpu": vm.cpu, "memory": vm.memory, "volume": len(volumes),
         "primary_storage": sum(v.size for v in volumes)})
@@ -359,6 +401,8 @@ def update(session: Session, caller: Caller, vm: VMInstance, *, display_name: st
         vm.details = json.dumps(merged)
     if security_groups is not None:
         vm.security_groups = json.dumps(security_groups)
+        for hook in GROUP_UPDATE_HOOKS:  # security groups: the VM's membership becomes these groups
+            hook(session, caller, vm, security_groups)
     events.record(session, caller, "VM.UPDATE", f"Updated VM {vm.instance_name}", resource=vm,
                   resource_type="VirtualMachine", account_id=vm.account_id, domain_id=vm.domain_id)
     return vm
@@ -401,10 +445,7 @@ def change_offering(session: Session, caller: Caller, vm: VMInstance, offering: 
 
 def encrypted_password(vm: VMInstance) -> str:
     """getVMPassword: the password encrypted with the VM's SSH public key (RSA PKCS#1 v1.5), base64."""
-    from cryptography.hazmat.primitives.asymmetric import padding
-    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
-
-    if not vm.password or not vm.ssh_public_key:
+    password, key = passwords.reveal(vm.password), passwords.first_key(vm.ssh_public_key)
+    if not password or not key:
         raise InvalidParameter(f"No password for VM with specified id found. {vm.uuid}")
-    key = load_ssh_public_key(vm.ssh_public_key.strip().encode())
-    return base64.b64encode(key.encrypt(vm.password.encode(), padding.PKCS1v15())).decode()
+    return passwords.encrypt_for(key, password)

@@ -395,6 +395,9 @@ SETTINGS: tuple[ConfigKey, ...] = (
     ConfigKey("kvm.snapshot.enabled", "Hidden", "false",
               "Allow volume snapshots of running instances on KVM hosts.",
               type="Boolean", is_dynamic=False, component="SnapshotManager"),
+    ConfigKey("vm.configdrive.label", "Hidden", "config-2",
+              "Volume label of the config drive ISO given to instances (cloud-init looks for config-2).",
+              is_dynamic=False, component="VirtualMachineManager"),
     # ---------------------------------------------------------------- Network
     ConfigKey("guest.domain.suffix", "Network", "cloud.internal",
               "DNS domain handed to guest instances by the virtual router's DHCP/DNS service.",

@@ -19,6 +19,7 @@ from management.iam.models import Account, Domain, LoginSession, Role, RoleType,
 from management.pagination import page
 
 ACCOUNT_CLEANUP_HOOKS: list[Callable[[Session, Caller, Account], None]] = []
+ACCOUNT_CREATED_HOOKS: list[Callable[[Session, Caller, Account], None]] = []  # e.g. its default security group
 NAME_RE = re.compile(r"^[^\s/\\\"'`<>]+$")
 
 
@@ -311,6 +312,8 @@ def create_account(session: Session, caller: Caller, *, username: str, password:
     session.flush()
     _new_user(session, account, domain, username=username, password=password, email=email, firstname=firstname,
               lastname=lastname, timezone=timezone, uuid=user_uuid)
+    for hook in ACCOUNT_CREATED_HOOKS:
+        hook(session, caller, account)
     events.record(session, caller, "ACCOUNT.CREATE", f"Account Name: {name}, Domain Id: {domain.uuid}",
                   resource=account, resource_type="Account", account_id=account.id, domain_id=domain.id)
     return account

@@ -104,6 +104,20 @@ def call(host: Host, command: Command, timeout: float = 120) -> Answer:
     return _call_agent(host, envelope, timeout)
 
 
+def post(host: Host, command: Command, expires: float = 60) -> str | None:
+    """Send ``command`` to a real agent without waiting for its answer (clean-ups that must not hold up the
+    caller, e.g. stopping a stray VM a ping reported); returns the request id, or None when not sent."""
+    if host.hypervisor_type == "Simulator" or not host.guid:
+        return None
+    envelope = Envelope(request_id=str(uuid.uuid4()), command=command)
+    try:
+        _send(EXECUTE_TASK, agent_queue(host.guid), [envelope.model_dump_json()], expires=expires)
+    except Exception:
+        log.warning("cannot send %s to host %s", command.kind, host.name, exc_info=True)
+        return None
+    return envelope.request_id
+
+
 def _call_simulated(host: Host, envelope: Envelope, timeout: float) -> Answer:
     session = object_session(host)
     kind = envelope.command.kind

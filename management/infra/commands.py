@@ -22,6 +22,8 @@ from management.infra.responses import (
     vlan_views,
     zone_views,
 )
+from management.network import networks
+from management.network.models import Network, PhysicalNetwork
 from management.pagination import page
 
 ALLOCATION = ("Enabled", "Disabled")
@@ -85,7 +87,24 @@ class UpdateZone(Command):
             dns2=self.dns2, internal_dns1=self.internaldns1, internal_dns2=self.internaldns2, ip6_dns1=self.ip6dns1,
             ip6_dns2=self.ip6dns2, guest_cidr=self.guestcidraddress, local_storage=self.localstorageenabled,
             network_domain=self.domain, dhcp_provider=self.dhcpprovider)
-        return zone_views(ctx.session, [zone], admin=True)[0]
+        details: dict[str, str] = {}
+        for entry in self.map_list("details"):
+            details.update(entry)
+        zones.set_details(ctx.session, zone, details)
+        return _with_details(ctx, [zone], zone_views(ctx.session, [zone], admin=True))[0]
+
+
+class ZoneWithDetails(ZoneResponse):
+    resourcedetails: dict[str, str] | None = None
+
+
+def _with_details(ctx: Context, rows: list[Zone], views: list[ZoneResponse]) -> list[ZoneResponse]:
+    """Admins see a zone's details (``resourcedetails``), as CloudStack shows them."""
+    if not ctx.caller.is_root_admin:
+        return views
+    details = zones.details_of(ctx.session, [z.id for z in rows])
+    return [ZoneWithDetails(**v.model_dump(), resourcedetails=details.get(z.id)) for z, v in zip(rows, views,
+                                                                                                   strict=True)]
 
 
 @command("deleteZone", roles=ADMINS)
@@ -106,7 +125,7 @@ class ListZones(ListCommand):
     id = Param("uuid", entity=Zone, description="the ID of the zone")
     ids = Param("list", item_type="uuid", entity=Zone, description="the IDs of the zones, mutually exclusive with id")
     name = Param(description="the name of the zone")
-    available = Param("boolean", default=False, description="true if you want to retrieve all available Zones. False "
+    available = Param("boolean", description="true if you want to retrieve all available Zones. False "
                                                             "if you only want to return the Zones from which you have "
                                                             "at least one VM. Default is false.")
     networktype = Param(description="the network type of the zone that the virtual machine belongs to",
@@ -132,10 +151,14 @@ class ListZones(ListCommand):
             query = query.where(Zone.allocation_state == "Enabled")
             visible = select(Domain.id).where(Domain.path.in_(_ancestor_paths(ctx.caller.domain_path)))
             query = query.where(or_(Zone.domain_id.is_(None), Zone.domain_id.in_(visible)))
+        if self.available is False and self.id is None and not self.name:
+            # CloudStack: available=false keeps the zones where the caller's account has a virtual router;
+            # this server runs none, so there are none
+            return ListResult([], 0)
         offset, limit = self.window(ctx.session)
         rows, total = page(ctx.session, query.order_by(Zone.id), offset, limit)
-        return ListResult(zone_views(ctx.session, rows, admin=ctx.caller.is_root_admin,
-                                     show_capacities=self.showcapacities), total)
+        return ListResult(_with_details(ctx, rows, zone_views(ctx.session, rows, admin=ctx.caller.is_root_admin,
+                                                              show_capacities=self.showcapacities)), total)
 
 
 def _ancestor_paths(path: str) -> list[str]:
@@ -234,14 +257,21 @@ class CreateVlanIpRange(Command):
                                 "omitted")
     domainid = Param("uuid", entity=Domain, description="domain ID of the account owning a VLAN")
     forsystemvms = Param("boolean", default=False, description="true if IP range is set to system vms, false if not")
+    networkid = Param("uuid", entity=Network, description="the network id")
+    physicalnetworkid = Param("uuid", entity=PhysicalNetwork, description="the physical network id")
 
     def handle(self, ctx: Context) -> VlanIpRangeResponse:
         owner = _owner(ctx, self.account, self.domainid)
-        row = ips.create_range(ctx.session, ctx.caller, zone=self.zoneid, pod=self.podid, gateway=self.gateway,
+        zone = self.zoneid or (ctx.session.get(Zone, self.networkid.zone_id) if self.networkid and not self.podid
+                               else None)
+        row = ips.create_range(ctx.session, ctx.caller, zone=zone, pod=self.podid, gateway=self.gateway,
                                netmask=self.netmask, start_ip=self.startip, end_ip=self.endip,
                                for_virtual_network=self.forvirtualnetwork, vlan=self.vlan, account=owner,
                                domain=self.domainid, for_system_vms=self.forsystemvms)
-        return vlan_views(ctx.session, [row])[0]
+        networks.attach_range(ctx.session, row, self.networkid, self.physicalnetworkid)
+        views = vlan_views(ctx.session, [row])
+        networks.fill_range_views(ctx.session, [row], views)
+        return views[0]
 
 
 def _owner(ctx: Context, account: str | None, domain: Domain | None) -> Account | None:
@@ -277,13 +307,21 @@ class ListVlanIpRanges(ListCommand):
     account = Param(description="the account with which the VLAN IP range is associated. Must be used with the "
                                 "domainId parameter.")
     domainid = Param("uuid", entity=Domain, description="the domain ID with which the VLAN IP range is associated.")
+    networkid = Param("uuid", entity=Network, description="network id of the VLAN IP range")
+    physicalnetworkid = Param("uuid", entity=PhysicalNetwork, description="physical network id of the VLAN IP range")
 
     def handle(self, ctx: Context) -> ListResult:
         query = ips.range_query(vlan=self.id, zone=self.zoneid, pod=self.podid, tag=self.vlan,
                                 for_virtual_network=self.forvirtualnetwork, account=self.account,
                                 domain=self.domainid, keyword=self.keyword)
+        if self.networkid is not None:
+            query = query.where(VlanRange.network_id == self.networkid.id)
+        if self.physicalnetworkid is not None:
+            query = query.where(VlanRange.physical_network_id == self.physicalnetworkid.id)
         rows, total = page(ctx.session, query, *self.window(ctx.session))
-        return ListResult(vlan_views(ctx.session, rows, listed=True), total)
+        views = vlan_views(ctx.session, rows, listed=True)
+        networks.fill_range_views(ctx.session, rows, views)
+        return ListResult(views, total)
 
 
 # --- capacity ---------------------------------------------------------------------------------------

@@ -158,5 +158,5 @@ def release_ip(session: Session, ip: IpAddress) -> None:
     """Give an address back (Free, no owner, no NAT), whatever state it was in."""
     session.execute(update(IpAddress).where(IpAddress.id == ip.id).values(
         state="Free", account_id=None, domain_id=None, vm_id=None, nic_id=None, allocated=None, source_nat=False,
-        one_to_one_nat=False).execution_options(synchronize_session=False))
+        one_to_one_nat=False, vm_ip_address=None, network_id=None).execution_options(synchronize_session=False))
     session.expire(ip)

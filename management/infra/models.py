@@ -36,6 +36,18 @@ class Zone(UuidMixin, Base):
     removed: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class ZoneDetail(Base):
+    """A free key/value detail of a zone (CloudStack's data_center_details; updateZone ``details``)."""
+
+    __tablename__ = "data_center_details"
+    __table_args__ = (UniqueConstraint("zone_id", "name", name="uq_data_center_details_zone_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("data_center.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(1024))
+
+
 class Pod(UuidMixin, Base):
     """A pod (CloudStack's host_pod_ref): a rack with its management range and gateway."""
 
@@ -155,3 +167,5 @@ class IpAddress(UuidMixin, Base):
     source_nat: Mapped[bool] = mapped_column(Boolean, default=False)
     one_to_one_nat: Mapped[bool] = mapped_column(Boolean, default=False)
     allocated: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    vm_ip_address: Mapped[str | None] = mapped_column(String(64))  # static NAT: the guest address it maps to
+    network_id: Mapped[int | None] = mapped_column(BigInteger)  # public IP: its associated (guest) network

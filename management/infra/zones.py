@@ -95,6 +95,31 @@ def update_zone(session: Session, caller: Caller, zone: Zone, *, name: str | Non
     return zone
 
 
+def set_details(session: Session, zone: Zone, details: dict[str, str]) -> None:
+    """updateZone ``details``: the given keys take the given values (others stay)."""
+    from management.infra.models import ZoneDetail
+
+    for name, value in details.items():
+        if not name or len(name) > 255 or len(value) > 1024:
+            raise InvalidParameter(f"Invalid parameter details: key {name[:40]!r} or its value is empty or too long")
+        row = session.scalar(select(ZoneDetail).where(ZoneDetail.zone_id == zone.id, ZoneDetail.name == name))
+        if row is None:
+            session.add(ZoneDetail(zone_id=zone.id, name=name, value=value))
+        else:
+            row.value = value
+    session.flush()
+
+
+def details_of(session: Session, zone_ids: list[int]) -> dict[int, dict[str, str]]:
+    from management.infra.models import ZoneDetail
+
+    result: dict[int, dict[str, str]] = {}
+    if zone_ids:
+        for row in session.scalars(select(ZoneDetail).where(ZoneDetail.zone_id.in_(zone_ids)).order_by(ZoneDetail.id)):
+            result.setdefault(row.zone_id, {})[row.name] = row.value
+    return result
+
+
 def delete_zone(session: Session, caller: Caller, zone: Zone) -> None:
     _check_alive(zone, "zone")
     for label, model in (("pods", Pod), ("clusters", Cluster), ("hosts", Host), ("IP ranges", VlanRange)):

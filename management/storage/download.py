@@ -30,6 +30,7 @@ from management.db import db, utcnow
 from management.errors import CloudError
 from management.events import service as events
 from management.jobs import node
+from management.storage import secondary
 from management.storage import templates as tmpl
 from management.storage.models import DownloadState, ImageStore, Template, TemplateStoreRef
 
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 GIB = 1 << 30
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
-NFS_UNAVAILABLE = "NFS image stores need the secondary-storage agent (not available yet)"
 
 
 def connect_timeout() -> float:
@@ -77,14 +77,20 @@ class Job:
 
 
 def template_dir(store: ImageStore, account_id: int, template_id: int) -> Path:
-    return Path(store.path) / "template" / "tmpl" / str(int(account_id)) / str(int(template_id))
+    """The template's folder on this node (CloudStack's template/tmpl/<account>/<template> layout); an NFS
+    store is mounted first."""
+    return secondary.local_root(store) / "template" / "tmpl" / str(int(account_id)) / str(int(template_id))
 
 
 def remove_files(store: ImageStore, install_path: str | None, template_id: int, account_id: int) -> None:
-    """Delete a template's directory on a Local store (best effort)."""
-    if store.provider != "Local" or not store.path:
+    """Delete a template's directory on its store (best effort)."""
+    if not store.path:
         return
-    folder = template_dir(store, account_id, template_id)
+    try:
+        folder = template_dir(store, account_id, template_id)
+    except CloudError as error:
+        log.warning("could not remove template %s files: %s", template_id, error.message)
+        return
     try:
         shutil.rmtree(folder, ignore_errors=True)
     except OSError:
@@ -96,8 +102,10 @@ def run(ref_id: int) -> None:
     job = _claim(ref_id, me)
     if job is None:
         return
-    if job.store.provider != "Local":
-        _fail(job, me, NFS_UNAVAILABLE)
+    try:
+        root = secondary.local_root(job.store)
+    except CloudError as error:
+        _fail(job, me, error.message)
         return
     folder = template_dir(job.store, job.account_id, job.template_id)
     ext = job.format.lower()
@@ -127,7 +135,7 @@ def run(ref_id: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         _fail(job, me, f"Download failed: {type(error).__name__}")
         return
-    install_path = str(final.relative_to(job.store.path))
+    install_path = str(final.relative_to(root))
     algorithm = tmpl.parse_checksum(job.checksum)[0] if job.checksum else "md5"
     if not _finish(job, me, install_path, physical, virtual, digest[algorithm]):
         shutil.rmtree(folder, ignore_errors=True)

@@ -35,8 +35,9 @@ def kernel() -> str:
 MODULES = ("kernel/drivers/virtio/virtio_pci.ko", "kernel/drivers/block/virtio_blk.ko")
 
 
-def _module_order(release: str) -> list[str]:
-    """The virtio PCI and block modules (Debian builds them as modules) with their dependencies first."""
+def _module_order(release: str, modules: tuple[str, ...] = MODULES) -> list[str]:
+    """The virtio PCI and block modules (Debian builds them as modules), and any ``modules`` asked for, with
+    their dependencies first."""
     base = Path("/lib/modules") / release
     deps: dict[str, list[str]] = {}
     for line in (base / "modules.dep").read_text().splitlines():
@@ -50,22 +51,22 @@ def _module_order(release: str) -> list[str]:
         if module not in order:
             order.append(module)
 
-    for module in MODULES:
+    for module in modules:
         visit(module)
     return order
 
 
-def _initramfs(workdir: Path) -> Path:
+def _initramfs(workdir: Path, modules: tuple[str, ...] = MODULES, init_snippet: str = "") -> Path:
     root = workdir / "initramfs"
     for sub in ("bin", "proc", "sys", "dev", "modules"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     release = Path(kernel()).name.removeprefix("vmlinuz-")
-    order = _module_order(release)
+    order = _module_order(release, modules)
     for module in order:
         shutil.copy(Path("/lib/modules") / release / module, root / "modules" / Path(module).name)
     (root / "modules.order").write_text(" ".join(Path(m).name for m in order))
     shutil.copy(shutil.which("busybox") or "/bin/busybox", root / "bin" / "busybox")
-    (root / "init").write_text(INIT)
+    (root / "init").write_text(INIT.replace("exec sh -c", init_snippet + "exec sh -c"))
     os.chmod(root / "init", 0o755)
     listing = subprocess.run(["find", "."], cwd=root, capture_output=True, check=True).stdout
     archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=listing, capture_output=True,
@@ -76,13 +77,15 @@ def _initramfs(workdir: Path) -> Path:
     return out
 
 
-def build_guest_image(workdir: Path, size_mb: int = 64) -> Path:
-    """A raw, bootable disk image; returns its path."""
+def build_guest_image(workdir: Path, size_mb: int = 64, extra_modules: tuple[str, ...] = (),
+                      init_snippet: str = "") -> Path:
+    """A raw, bootable disk image; returns its path. ``extra_modules`` (paths under /lib/modules/<release>)
+    are loaded at boot too; ``init_snippet`` (shell) runs after the GUEST-DISK lines."""
     workdir.mkdir(parents=True, exist_ok=True)
     image = workdir / "guest.raw"
     if image.exists():
         image.unlink()
-    initrd = _initramfs(workdir)
+    initrd = _initramfs(workdir, MODULES + tuple(extra_modules), init_snippet)
     subprocess.run(["mkfs.vfat", "-C", str(image), str(size_mb * 1024)], check=True, capture_output=True)
     (workdir / "syslinux.cfg").write_text(SYSLINUX_CFG)
     for source, name in ((kernel(), "vmlinuz"), (str(initrd), "initrd.gz"), (str(workdir / "syslinux.cfg"),
@@ -105,3 +108,28 @@ def wait_for(path: Path, marker: str, timeout: float = 120.0, after: int = 0) ->
                     return line.strip()
         time.sleep(0.5)
     raise TimeoutError(f"{marker!r} not seen on {path} within {timeout}s")
+
+
+def build_guest_iso(workdir: Path) -> Path:
+    """A bootable ISO (isolinux, El Torito) of the same guest: deployed from an ISO, the VM boots it from its
+    CD-ROM and prints ``GUEST-READY`` like the disk image. Needs Debian's isolinux too."""
+    import pycdlib
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    initrd = _initramfs(workdir)
+    iso = pycdlib.PyCdlib()
+    iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident="GUEST")
+    files = {"/ISOLINUX.BIN;1": "/usr/lib/ISOLINUX/isolinux.bin",
+             "/LDLINUX.C32;1": "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+             "/VMLINUZ.;1": kernel(), "/INITRD.GZ;1": str(initrd)}
+    for iso_path, source in files.items():
+        data = Path(source).read_bytes()
+        name = iso_path.strip("/").split(";")[0].rstrip(".").lower()
+        iso.add_fp(io.BytesIO(data), len(data), iso_path, rr_name=name, joliet_path=f"/{name}")
+    config = SYSLINUX_CFG.encode()
+    iso.add_fp(io.BytesIO(config), len(config), "/ISOLINUX.CFG;1", rr_name="isolinux.cfg", joliet_path="/isolinux.cfg")
+    iso.add_eltorito("/ISOLINUX.BIN;1", "/BOOT.CAT;1", boot_load_size=4, boot_info_table=True)
+    out = workdir / "guest.iso"
+    iso.write(str(out))
+    iso.close()
+    return out

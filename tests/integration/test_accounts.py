@@ -89,7 +89,7 @@ def test_users_of_an_account(admin, make_account):
     assert admin("enableUser", id=user["id"])["user"]["state"] == "enabled"
     job = admin("disableUser", id=user["id"])["jobid"]
     assert admin.wait_job(job)["jobresult"]["user"]["state"] == "disabled"
-    assert admin("deleteUser", id=user["id"]) == {"success": True}
+    assert admin("deleteUser", id=user["id"]) == {"success": "true"}
     assert admin("listUsers", id=user["id"]) == {}
     with pytest.raises(ApiError) as err:  # the last user of an account goes with the account
         admin("deleteUser", id=account["user"][0]["id"])

@@ -170,6 +170,27 @@ def test_call_round_trips_on_the_libvirt_agent(link, kvm_host):
     assert answer.ok
 
 
+def test_pools_of_a_kvm_cluster_are_prepared_and_sized_by_its_agents(admin, zone, kvm_host, tmp_path):
+    """createStoragePool without capacitybytes: the cluster's agent checks the shared mount point and sizes it;
+    a path the host does not have fails the creation with the agent's reason and keeps nothing."""
+    import shutil
+
+    shared = tmp_path / "shared-primary"
+    shared.mkdir()
+    name = unique("smp")
+    pool = admin("createStoragePool", zoneid=zone["zone"]["id"], podid=zone["pod"]["id"],
+                 clusterid=zone["kvm"]["id"], name=name, url=f"SharedMountPoint://localhost{shared}")["storagepool"]
+    assert int(pool["disksizetotal"]) == shutil.disk_usage(shared).total
+    assert 0 < int(pool["disksizeused"]) <= int(pool["disksizetotal"])
+    missing = unique("nope")
+    with pytest.raises(ApiError) as failure:
+        admin("createStoragePool", zoneid=zone["zone"]["id"], podid=zone["pod"]["id"], clusterid=zone["kvm"]["id"],
+              name=missing, url=f"SharedMountPoint://localhost{tmp_path / missing}")
+    assert failure.value.status == 534 and "does not exist on this host" in failure.value.body["errortext"]
+    assert not admin("listStoragePools", name=missing).get("storagepool")
+    admin("deleteStoragePool", id=pool["id"])
+
+
 def test_simulator_driven_agent_joins_its_cluster_at_once(admin, zone, agents, link, fast_pings):
     guid = str(uuid.uuid4())
     agents.start(guid, driver="simulator", private_ip="192.0.2.12", zone=zone["zone"]["id"],

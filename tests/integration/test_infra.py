@@ -116,7 +116,7 @@ def test_zone_defaults_update_and_xml(admin):
     updated = admin("updateZone", id=zone["id"], name=zone["name"] + "x", dns2="9.9.9.9")["zone"]
     assert updated["name"] == zone["name"] + "x" and updated["dns2"] == "9.9.9.9"
     assert admin.raw("listZones", id=zone["id"], response="xml").status_code == 200
-    assert admin("deleteZone", id=zone["id"]) == {"success": True}
+    assert admin("deleteZone", id=zone["id"]) == {"success": "true"}
     assert _error(admin, "listZones", id=str(uuid.uuid4())).status == 431
     assert admin("listZones", name=zone["name"] + "x") == {}
     events = {e["type"] for e in admin("listEvents", pagesize=200, page=1)["event"]}
@@ -205,11 +205,11 @@ def test_maintenance_cycle_and_delete(cs_admin, admin, basic):
     assert admin("updateHost", id=host["id"], allocationstate="Disable", name="renamed")["host"]["resourcestate"] \
         == "Disabled"
     assert _error(admin, "updateHost", id=host["id"], allocationstate="Sideways").status == 431
-    assert admin("deleteHost", id=host["id"]) == {"success": True}
+    assert admin("deleteHost", id=host["id"]) == {"success": "true"}
     assert admin("listHosts", id=host["id"]) == {}
     again = admin("addHost", zoneid=zone["id"], podid=pod["id"], clusterid=cluster["id"], hypervisor="Simulator",
                   url=url)["host"][0]  # the URL is free again once the host is gone
-    assert admin("deleteHost", id=again["id"], forced="true") == {"success": True}
+    assert admin("deleteHost", id=again["id"], forced="true") == {"success": "true"}
 
 
 def test_kvm_host_is_attached_from_its_agent_registration(admin, basic, db):
@@ -270,7 +270,7 @@ def test_concurrent_allocation_never_duplicates(admin, basic, db):
     with db() as session, session.begin():
         for ip in session.scalars(select(IpAddress).where(IpAddress.vlan_id == vlan_id)).all():
             ips.release_ip(session, ip)
-    assert admin("deleteVlanIpRange", id=rng["id"]) == {"success": True}
+    assert admin("deleteVlanIpRange", id=rng["id"]) == {"success": "true"}
     assert admin("listVlanIpRanges", zoneid=zone["id"])["count"] == 1
 
 

@@ -46,7 +46,7 @@ def test_service_offering_crud(cs_admin):
     listed = cs_admin.listServiceOfferings(id=so["id"])["serviceoffering"]
     assert [o["name"] for o in listed] == [name + "x"]
     assert cs_admin.listServiceOfferings(keyword=name)["count"] == 1
-    assert cs_admin.deleteServiceOffering(id=so["id"])["success"] is True
+    assert cs_admin.deleteServiceOffering(id=so["id"])["success"] == "true"
     assert cs_admin.listServiceOfferings(id=so["id"]) == {}
     with pytest.raises(CloudStackApiException) as err:  # already removed
         cs_admin.deleteServiceOffering(id=so["id"])
@@ -129,7 +129,7 @@ def test_disk_offering_crud_and_validation(cs_admin, admin, make_account):
     seen = {d["id"] for d in user("listDiskOfferings")["diskoffering"]}
     assert do["id"] in seen and hidden["id"] not in seen
     assert hidden["id"] in {d["id"] for d in cs_admin.listDiskOfferings(fetch_list=True)}
-    assert cs_admin.deleteDiskOffering(id=do["id"])["success"] is True
+    assert cs_admin.deleteDiskOffering(id=do["id"])["success"] == "true"
     assert cs_admin.listDiskOfferings(id=do["id"]) == {}
     assert cs_admin.listEvents(type="DISK.OFFERING.DELETE")["count"] >= 1
     for params, param in [(dict(disksize=0), "disksize"), (dict(customized="true", disksize=5), "disksize"),

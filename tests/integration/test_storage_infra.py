@@ -93,7 +93,7 @@ def test_maintenance_cycle_and_delete(cs_admin, admin, infra):
     assert err.value.status == 431
     types = {e["type"] for e in admin("listEvents", pagesize=-1)["event"]}
     assert {"MAINT.PREPARE.PS", "MAINT.CANCEL.PS"} <= types
-    assert admin("deleteStoragePool", id=pool["id"]) == {"success": True}
+    assert admin("deleteStoragePool", id=pool["id"]) == {"success": "true"}
     assert admin("listStoragePools", id=pool["id"]) == {}
     with pytest.raises(ApiError) as err:
         admin("updateStoragePool", id=pool["id"], name="x")
@@ -167,15 +167,15 @@ def test_local_image_store_creates_its_directory(cs_admin, admin, infra, tmp_pat
     with pytest.raises(ApiError) as err:  # the same directory twice in a zone
         admin("addImageStore", provider="Local", url=f"file://{folder}", zoneid=infra["zone"]["id"])
     assert err.value.status == 431
-    assert admin("deleteImageStore", id=store["id"]) == {"success": True}
+    assert admin("deleteImageStore", id=store["id"]) == {"success": "true"}
     assert admin("listImageStores", id=store["id"]) == {}
 
 
 def test_nfs_image_store_is_recorded_and_legacy_add(admin, infra):
-    store = admin("addImageStore", provider="NFS", url="nfs://10.0.0.20/export/secondary",
+    store = admin("addImageStore", provider="NFS", url="nfs://127.0.0.1/export/secondary",
                   zoneid=infra["zone"]["id"])["imagestore"]
     assert store["protocol"] == "nfs" and store["providername"] == "NFS" and store["name"].startswith("nfs://")
-    legacy = admin("addSecondaryStorage", url="nfs://10.0.0.21/export/sec2", zoneid=infra["zone"]["id"])["imagestore"]
+    legacy = admin("addSecondaryStorage", url="nfs://127.0.0.2/export/sec2", zoneid=infra["zone"]["id"])["imagestore"]
     assert legacy["providername"] == "NFS"
     assert {s["id"] for s in admin("listImageStores", protocol="nfs")["imagestore"]} >= {store["id"], legacy["id"]}
     for bad in ({"provider": "S3", "url": "http://s3"}, {"provider": "NFS", "url": "nfs://10.0.0.22"},
@@ -194,9 +194,6 @@ def test_nfs_image_store_is_recorded_and_legacy_add(admin, infra):
 
 
 def test_storage_capacity_is_reported(admin, infra, tmp_path):
-    if not any(c == "listCapacity" for c in [a["name"] for a in admin("listApis", name="listCapacity")
-                                             .get("api", [])]):
-        pytest.skip("listCapacity is not available")
     admin("addImageStore", provider="Local", url=f"file://{tmp_path / 'cap'}", zoneid=infra["zone"]["id"])
     admin("createStoragePool", zoneid=infra["zone"]["id"], podid=infra["pod"]["id"],
           clusterid=infra["clusters"]["Simulator"]["id"], name=unique("cap"), url="nfs://10.0.0.30/export/cap",

@@ -24,6 +24,7 @@ GUEST_START, GUEST_END = "10.31.0.100", "10.31.0.119"
 def web(tmp_path_factory):
     root = tmp_path_factory.mktemp("vmweb")
     (root / "tiny.qcow2").write_bytes(qcow2_bytes(1 << 20))
+    (root / "boot.iso").write_bytes(b"\0" * (1 << 20))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -109,6 +110,12 @@ def test_admin_deploys_and_drives_the_lifecycle(cs_admin, admin, env):
     [nic] = vm["nic"]
     assert in_range(nic["ipaddress"]) and nic["macaddress"].startswith("02:00:") and nic["isdefault"] is True
     assert nic["gateway"] == "10.31.0.1" and nic["netmask"] == "255.255.255.0"
+    network = admin("listNetworks", zoneid=zone_id)["network"][0]  # the Basic zone's shared guest network
+    assert nic["networkid"] == network["id"] and nic["networkname"] == network["name"]
+    assert [g["name"] for g in vm["securitygroup"]] == ["default"]  # an SG zone: no group given = default
+    default = vm["securitygroup"][0]["id"]
+    assert vm["id"] in {v["id"] for v in admin("listVirtualMachines", securitygroupid=default)["virtualmachine"]}
+    assert "publicip" not in vm
     after = capacity(admin, zone_id)
     assert after[1] == before[1] + 500 and after[0] == before[0] + 512 * 1024 * 1024
     assert host_allocations(admin, zone_id)[vm["hostid"]][0] >= 500
@@ -213,6 +220,30 @@ def test_bad_input_is_refused_with_431(admin, env):
         assert err.value.status == 431, bad
 
 
+def test_deploy_from_an_iso_gets_a_blank_root_disk_and_the_iso(admin, env, web):
+    ostype = admin("listOsTypes", description="Other Linux (64-bit)")["ostype"][0]["id"]
+    iso = admin("registerIso", name=unique("iso"), displaytext="installer", url=f"{web}/boot.iso",
+                zoneid=env["zone"]["id"], ostypeid=ostype, ispublic="true")["iso"][0]
+    assert wait_template(admin, iso["id"], iso=True)["isready"]
+    disk = admin("listDiskOfferings", name="Small")["diskoffering"][0]
+    good = {"zoneid": env["zone"]["id"], "serviceofferingid": env["small"]["id"], "templateid": iso["id"],
+            "hypervisor": "Simulator"}
+    before = admin("listVirtualMachines", listall="true").get("count", 0)
+    for bad, text in (({}, "requires a disk offering"), ({"diskofferingid": disk["id"], "hypervisor": "Xen"},
+                                                         "hypervisor")):
+        with pytest.raises(ApiError) as err:
+            admin("deployVirtualMachine", **(good | bad))
+        assert err.value.status == 431 and text in err.value.body["errortext"]
+    assert admin("listVirtualMachines", listall="true").get("count", 0) == before
+    reply = admin("deployVirtualMachine", **good, diskofferingid=disk["id"])
+    vm = admin.wait_job(reply["jobid"])["jobresult"]["virtualmachine"]
+    assert vm["state"] == "Running" and vm["templateid"] == iso["id"] and vm["isoid"] == iso["id"]
+    root = admin("listVolumes", virtualmachineid=vm["id"], type="ROOT")["volume"][0]
+    assert root["size"] == disk["disksize"] * (1 << 30)
+    assert not admin("listVolumes", virtualmachineid=vm["id"], type="DATADISK").get("volume")
+    admin.wait_job(admin("destroyVirtualMachine", id=vm["id"], expunge="true")["jobid"])
+
+
 def test_zone_without_room_fails_with_533_and_releases_everything(admin, tmp_path_factory, web, env):
     tiny = build_zone(admin, tmp_path_factory, web, hosts=1, host_query="cpus=1&cpu_speed=200&memory_gb=1",
                       with_template=False)
@@ -232,8 +263,6 @@ def test_zone_without_room_fails_with_533_and_releases_everything(admin, tmp_pat
 
 
 def test_failing_host_is_avoided_and_all_failing_fails_cleanly(admin, env):
-    if not has_api(admin, "configureSimulator"):
-        pytest.skip("configureSimulator is not available")
     first, second = env["hosts"]
     admin("updateConfiguration", name="vm.allocation.algorithm", value="firstfit")
     mock = admin("configureSimulator", hostid=first["id"], name="StartVm",

@@ -8,59 +8,21 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
 
+from tests.agent_zone import TemplateServer, agent_zone
 from tests.conftest import unique
 from tests.integration.test_agent_link import Agents, wait_for
-from tests.integration.test_templates import wait_template
 
 
-def test_agent_killed_during_a_start_fails_the_deploy_cleanly(admin, cloud, web_root=None):
-    import http.server
-    import tempfile
-    import threading
-    from functools import partial
-    from pathlib import Path
-
-    from tests.integration.test_templates import qcow2_bytes
-
-    admin("updateConfiguration", name="secstorage.allowed.internal.sites", value="127.0.0.1/32")
+def test_agent_killed_during_a_start_fails_the_deploy_cleanly(admin, cloud, tmp_path):
     admin("updateConfiguration", name="ping.interval", value="2")
     admin("updateConfiguration", name="ping.timeout", value="1.5")
-    folder = Path(tempfile.mkdtemp(prefix="cs-fault-"))
-    (folder / "tiny.qcow2").write_bytes(qcow2_bytes(1 << 20))
-    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler,
-                                                                    directory=str(folder)))
-    web.RequestHandlerClass.log_message = lambda *a: None
-    threading.Thread(target=web.serve_forever, daemon=True).start()
+    web = TemplateServer(tmp_path / "web")
     agents = Agents(cloud)
     try:
-        name = unique("fz")
-        zone = admin("createZone", name=name, networktype="Basic", dns1="192.0.2.53",
-                     internaldns1="192.0.2.54")["zone"]
-        pod = admin("createPod", zoneid=zone["id"], name=f"{name}-p", gateway="10.41.0.1", netmask="255.255.255.0",
-                    startip="10.41.0.10", endip="10.41.0.20")["pod"]
-        admin("createVlanIpRange", zoneid=zone["id"], podid=pod["id"], forvirtualnetwork="false",
-              gateway="10.41.0.1", netmask="255.255.255.0", startip="10.41.0.100", endip="10.41.0.110")
-        cluster = admin("addCluster", zoneid=zone["id"], podid=pod["id"], clustername=f"{name}-kvm",
-                        clustertype="CloudManaged", hypervisor="KVM")["cluster"][0]
-        guid = str(uuid.uuid4())
-        agent = agents.start(guid, driver="simulator", private_ip="127.0.0.9", zone=zone["id"], cluster=cluster["id"],
-                             extra=["simulator.delays=start:120"])
-        host = wait_for(lambda: admin("listHosts", zoneid=zone["id"]).get("host", [None])[0], timeout=60,
-                        what="agent registration")
-        wait_for(lambda: admin("listHosts", id=host["id"])["host"][0]["state"] == "Up", timeout=30, what="host Up")
-        admin("createStoragePool", zoneid=zone["id"], podid=pod["id"], clusterid=cluster["id"], name=f"{name}-pri",
-              url=f"nfs://192.0.2.10/export/{name}", scope="cluster", capacitybytes=str(1 << 40))
-        admin("addImageStore", provider="Local", url=f"file://{folder / 'sec'}", zoneid=zone["id"], name=f"{name}-s")
-        admin("updateZone", id=zone["id"], allocationstate="Enabled")
-        time.sleep(2.1)
-        ostype = admin("listOsTypes", description="Other Linux (64-bit)")["ostype"][0]["id"]
-        template = admin("registerTemplate", name=f"{name}-t", displaytext="t", format="QCOW2", hypervisor="KVM",
-                         zoneid=zone["id"], ostypeid=ostype,
-                         url=f"http://127.0.0.1:{web.server_address[1]}/tiny.qcow2")["template"][0]
-        assert wait_template(admin, template["id"])["isready"]
-        offering = admin("listServiceOfferings", name="Small Instance")["serviceoffering"][0]
+        env = agent_zone(admin, agents, tmp_path, web.url, name=unique("fz"), subnet=41, delays="start:120")
+        zone, host, template, offering = env["zone"], env["host"], env["template"], env["offering"]
+        agent = agents.procs[-1]
 
         started = admin("deployVirtualMachine", zoneid=zone["id"], templateid=template["id"],
                         serviceofferingid=offering["id"], name="victim")
@@ -92,6 +54,6 @@ def test_agent_killed_during_a_start_fails_the_deploy_cleanly(admin, cloud, web_
         assert direct and direct[0]["capacityused"] == 0  # the guest address went back to the pool
     finally:
         agents.close()
-        web.shutdown()
+        web.close()
         admin("resetConfiguration", name="ping.interval")
         admin("resetConfiguration", name="ping.timeout")

@@ -21,7 +21,8 @@ def domain_xml(spec: VmSpec, domain_type: str = "kvm", arch: str = "x86_64") -> 
         ET.SubElement(tune, "quota").text = str(int(100000 * spec.vcpus))
     os_el = ET.SubElement(root, "os")
     ET.SubElement(os_el, "type", arch=arch, machine="pc").text = "hvm"
-    boot_order = ["hd", "cdrom"] if any(d.device == "disk" for d in spec.disks) else ["cdrom", "hd"]
+    has_disk = any(d.device == "disk" for d in spec.disks)
+    boot_order = ["cdrom", "hd"] if spec.boot_from_cdrom or not has_disk else ["hd", "cdrom"]
     for dev in boot_order:
         ET.SubElement(os_el, "boot", dev=dev)
     features = ET.SubElement(root, "features")
@@ -36,7 +37,8 @@ def domain_xml(spec: VmSpec, domain_type: str = "kvm", arch: str = "x86_64") -> 
         el = ET.SubElement(devices, "disk", type="file", device=disk.device)
         ET.SubElement(el, "driver", name="qemu", type="raw" if disk.format == "iso" else disk.format,
                       cache="none" if disk.device == "disk" else "default")
-        ET.SubElement(el, "source", file=disk.path)
+        if disk.path:  # a CD-ROM without a path is an empty drive (media can be inserted later)
+            ET.SubElement(el, "source", file=disk.path)
         bus = "virtio" if disk.device == "disk" else "ide"
         ET.SubElement(el, "target", dev=disk.target, bus=bus)
         if disk.readonly or disk.device == "cdrom":
@@ -46,6 +48,8 @@ def domain_xml(spec: VmSpec, domain_type: str = "kvm", arch: str = "x86_64") -> 
         if nic.bridge:
             el = ET.SubElement(devices, "interface", type="bridge")
             ET.SubElement(el, "source", bridge=nic.bridge)
+            if nic.vif:
+                ET.SubElement(el, "target", dev=nic.vif)
         else:
             el = ET.SubElement(devices, "interface", type="user")
         ET.SubElement(el, "mac", address=nic.mac)

@@ -12,7 +12,12 @@ import libvirt
 
 from agent.hypervisor.base import HypervisorDriver, HypervisorError
 from agent.hypervisor.libvirt.domain_xml import domain_xml
+from agent.hypervisor.libvirt.guest import LibvirtGuestOps
 from agent.hypervisor.libvirt.host import Host
+from agent.hypervisor.libvirt.nat import LibvirtStaticNatOps
+from agent.hypervisor.libvirt.network import LibvirtSecurityGroupOps
+from agent.hypervisor.libvirt.snapshots import LibvirtSnapshotOps
+from agent.hypervisor.libvirt.storage import LibvirtVolumeOps
 from agent.protocol import PowerState, StartupReport, VmSpec
 
 POWER = {libvirt.VIR_DOMAIN_RUNNING: "PowerOn", libvirt.VIR_DOMAIN_BLOCKED: "PowerOn",
@@ -21,7 +26,8 @@ POWER = {libvirt.VIR_DOMAIN_RUNNING: "PowerOn", libvirt.VIR_DOMAIN_BLOCKED: "Pow
          libvirt.VIR_DOMAIN_PMSUSPENDED: "PowerOn", libvirt.VIR_DOMAIN_NOSTATE: "PowerUnknown"}
 
 
-class LibvirtDriver(HypervisorDriver):
+class LibvirtDriver(LibvirtVolumeOps, LibvirtSnapshotOps, LibvirtSecurityGroupOps, LibvirtStaticNatOps, LibvirtGuestOps,
+                    HypervisorDriver):
     capabilities = {"live_migration": True, "hotplug_disk": True, "snapshot": True}
 
     def __init__(self, uri: str = "qemu:///system", private_ip: str | None = None, domain_type: str = "auto") -> None:
@@ -105,7 +111,9 @@ class LibvirtDriver(HypervisorDriver):
         if domain is None:
             raise HypervisorError(f"VM {name} is not on this host")
         flags = libvirt.VIR_MIGRATE_LIVE if live else 0
-        flags |= libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+        # The management server only migrates between hosts that reach the VM's pool (shared storage), which
+        # libvirt cannot always tell (a SharedMountPoint on a cluster file system): UNSAFE skips its guess.
+        flags |= libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE | libvirt.VIR_MIGRATE_UNSAFE
         try:
             domain.migrateToURI(destination_uri, flags, None, 0)
         except libvirt.libvirtError as error:

@@ -92,7 +92,7 @@ def _run(name: str | None, request: ApiRequest, request_id: str) -> dict:
         ctx = Context(session=session, caller=caller, command=name, request_id=request_id,
                       integration=request.integration)
         if not cls.api.is_async:
-            return body_of(cmd.handle(ctx))
+            return body_of(cmd.handle(ctx), sync=True)
         return body_of(_start_job(ctx, cmd))
 
 

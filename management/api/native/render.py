@@ -22,8 +22,10 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(exclude_none=True, by_alias=True)
 
 
-def body_of(result: Any) -> dict[str, Any]:
-    """The dict under ``<command>response`` for any handler result."""
+def body_of(result: Any, *, sync: bool = False) -> dict[str, Any]:
+    """The dict under ``<command>response`` for any handler result. As CloudStack serializes them, a sync
+    command's ``success`` is the string "true"/"false" (Libcloud compares with "true"); in an async job's
+    result it is a JSON boolean."""
     if isinstance(result, ListResult):
         body: dict[str, Any] = {}
         if result.count:
@@ -34,7 +36,7 @@ def body_of(result: Any) -> dict[str, Any]:
     if isinstance(result, BaseModel):
         return {type(result).object_name: dump(result)}
     if isinstance(result, Success):
-        body = {"success": result.success}
+        body = {"success": ("true" if result.success else "false") if sync else result.success}
         if result.displaytext:
             body["displaytext"] = result.displaytext
         return body

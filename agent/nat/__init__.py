@@ -1,0 +1,1 @@
+"""Host NAT programming of the KVM agent (static NAT with nftables)."""

@@ -1,0 +1,1 @@
+"""Host firewall programming for the agent (security groups on the guest bridge)."""

@@ -1,0 +1,171 @@
+"""Storage garbage collection (``storage.cleanup.enabled``, every ``storage.cleanup.interval`` seconds).
+
+Removes what nothing references any more, and never what is referenced:
+
+* **template copies on primary storage** (``template_spool_ref`` Ready) that no live volume on that pool was
+  made from. The row is first taken (compare-and-set Ready -> Copying, owner ``gc``) so a deploy that comes
+  now waits for it instead of using the copy; only then are the volumes checked (a deploy places its volumes,
+  committed, before it looks for the copy, so none can slip in unseen); the file is deleted by a host that
+  reaches the pool, then the row. A copy that turns out to be used goes back to Ready.
+* **files on Local image stores** that no row points at: snapshot backups (``snapshots/<account>/<volume>/``)
+  of no live snapshot, template folders (``template/tmpl/<account>/<template>/``) of no template copy in
+  that store, and ``.part`` leftovers; only files older than one cleanup interval (a copy being written
+  right now is never touched).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+
+from agent.protocol import DeleteVolume
+from management.compute.vm_models import TemplatePoolRef, Volume
+from management.compute.vm_tx import agent_call
+from management.config import service as config
+from management.db import db, utcnow
+from management.infra.models import Host
+from management.jobs.periodic import periodic
+from management.storage.models import ImageStore, StoragePool, TemplateStoreRef
+from management.storage.snapshot_models import Snapshot, SnapshotState, SnapshotStoreRef
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 5.0
+GC_OWNER = "storage-gc"
+_last_run = 0.0
+
+
+@periodic("storage.cleanup", interval=TICK_SECONDS)
+def collect_garbage() -> None:
+    global _last_run
+    with db.session() as session:
+        enabled = config.get_bool(session, "storage.cleanup.enabled")
+        interval = config.get_int(session, "storage.cleanup.interval")
+    now = time.monotonic()
+    if not enabled or now - _last_run < max(1, interval):
+        return
+    _last_run = now
+    run_once(max(1, interval))
+
+
+def run_once(grace_seconds: int) -> dict[str, int]:
+    """One pass; returns what was removed (for logs and tests)."""
+    removed = {"pool_copies": unused_pool_copies(grace_seconds), "files": 0}
+    with db.session() as session:
+        stores = session.scalars(select(ImageStore).where(ImageStore.removed.is_(None),
+                                                          ImageStore.provider == "Local")).all()
+        store_ids = [(s.id, s.path) for s in stores if s.path]
+    for store_id, path in store_ids:
+        removed["files"] += orphan_files(store_id, Path(path), grace_seconds)
+    if any(removed.values()):
+        log.info("storage cleanup removed %s", removed)
+    return removed
+
+
+# --- template copies on pools ---------------------------------------------------------------------------------
+
+def _pool_host(session, pool: StoragePool) -> Host | None:
+    query = select(Host).where(Host.status == "Up", Host.removed.is_(None), Host.type == "Routing")
+    if pool.host_id is not None:
+        query = query.where(Host.id == pool.host_id)
+    elif pool.cluster_id is not None and pool.scope != "ZONE":
+        query = query.where(Host.cluster_id == pool.cluster_id)
+    else:
+        query = query.where(Host.zone_id == pool.zone_id)
+    return session.scalar(query.order_by(Host.id).limit(1))
+
+
+def _in_use(session, template_id: int, pool_id: int) -> bool:
+    return session.scalar(select(Volume.id).where(Volume.template_id == template_id, Volume.pool_id == pool_id,
+                                                  Volume.removed.is_(None)).limit(1)) is not None
+
+
+def unused_pool_copies(grace_seconds: int) -> int:
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    with db.session() as session:
+        candidates = session.scalars(select(TemplatePoolRef).where(TemplatePoolRef.state == "Ready",
+                                                                   TemplatePoolRef.last_updated < cutoff)).all()
+        todo = [(r.id, r.template_id, r.pool_id, r.last_updated) for r in candidates
+                if not _in_use(session, r.template_id, r.pool_id)]
+    removed = 0
+    for ref_id, template_id, pool_id, stamp in todo:
+        try:
+            removed += _remove_copy(ref_id, template_id, pool_id, stamp)
+        except Exception:
+            log.warning("removing the copy of template %s on pool %s failed", template_id, pool_id, exc_info=True)
+    return removed
+
+
+def _remove_copy(ref_id: int, template_id: int, pool_id: int, stamp) -> int:
+    with db.session() as session:
+        taken = session.execute(update(TemplatePoolRef).where(
+            TemplatePoolRef.id == ref_id, TemplatePoolRef.state == "Ready", TemplatePoolRef.last_updated == stamp)
+            .values(state="Copying", owner=GC_OWNER, last_updated=utcnow()))
+        if taken.rowcount != 1:
+            return 0
+    with db.session() as session:
+        ref = session.get(TemplatePoolRef, ref_id)
+        pool = session.get(StoragePool, pool_id)
+        host = _pool_host(session, pool) if pool is not None else None
+        if _in_use(session, template_id, pool_id) or host is None or not ref.install_path:
+            ref.state, ref.owner, ref.last_updated = "Ready", None, utcnow()
+            return 0
+        path = ref.install_path
+    answer = agent_call(host, DeleteVolume(path=path), timeout=120)
+    with db.session() as session:
+        if not answer.ok:
+            session.execute(update(TemplatePoolRef).where(TemplatePoolRef.id == ref_id)
+                            .values(state="Ready", owner=None, last_updated=utcnow()))
+            log.warning("could not delete template copy %s on host %s: %s", path, host.name, answer.details)
+            return 0
+        session.execute(delete(TemplatePoolRef).where(TemplatePoolRef.id == ref_id,
+                                                      TemplatePoolRef.owner == GC_OWNER))
+    log.info("removed unused template copy %s (template %s, pool %s)", path, template_id, pool_id)
+    return 1
+
+
+# --- orphan files on Local image stores ---------------------------------------------------------------------
+
+def _old(path: Path, grace_seconds: int) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > grace_seconds
+    except FileNotFoundError:
+        return False
+
+
+def orphan_files(store_id: int, root: Path, grace_seconds: int) -> int:
+    removed = 0
+    snapshot_dir = root / "snapshots"
+    if snapshot_dir.is_dir():
+        with db.read_session() as session:
+            live = set(session.scalars(select(SnapshotStoreRef.install_path).join(
+                Snapshot, Snapshot.id == SnapshotStoreRef.snapshot_id).where(
+                SnapshotStoreRef.store_id == store_id, SnapshotStoreRef.state != "Destroyed",
+                Snapshot.removed.is_(None), Snapshot.status != SnapshotState.DESTROYED)))
+        for path in snapshot_dir.glob("*/*/*"):
+            relative = str(path.relative_to(root))
+            if path.is_file() and relative.removesuffix(".part") not in live and _old(path, grace_seconds):
+                path.unlink(missing_ok=True)
+                removed += 1
+    template_dir = root / "template" / "tmpl"
+    if template_dir.is_dir():
+        with db.read_session() as session:
+            kept = {(r.template_id) for r in session.scalars(select(TemplateStoreRef).where(
+                TemplateStoreRef.store_id == store_id))}
+        for folder in template_dir.glob("*/*"):
+            if not folder.is_dir() or not folder.name.isdigit():
+                continue
+            if int(folder.name) not in kept and _old(folder, grace_seconds) and all(
+                    _old(f, grace_seconds) for f in folder.iterdir()):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    for leftover in root.glob("**/*.part"):
+        if _old(leftover, max(grace_seconds, 3600)):
+            os.remove(leftover)
+            removed += 1
+    return removed

@@ -1,0 +1,73 @@
+"""Image stores (secondary storage) as a management node and the agents reach them.
+
+A Local store is a directory of this node. An NFS store is mounted on this node on first use at
+``<data dir>/mnt/secondary/<store uuid>`` (the node needs the NFS client and the right to mount, as
+CloudStack's management server has for its system VM templates); downloads, deletions and capacity then
+work on that directory as for a Local store. Agents are given the store's URL with the file's path in it
+and mount the export themselves (``agent.hypervisor.pools.resolve``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+from agent.hypervisor import pools
+from agent.hypervisor.errors import HypervisorError
+from management.errors import ResourceUnavailable
+from management.storage.models import ImageStore
+
+log = logging.getLogger(__name__)
+RUN = subprocess.run  # the process runner for mount (a unit test may stand in a bind mount for NFS)
+_lock = threading.Lock()
+
+
+def is_local(store: ImageStore) -> bool:
+    return store.provider == "Local" or store.protocol == "file"
+
+
+def mount_root(data_dir: Path | None = None) -> Path:
+    from management.settings import get_settings
+
+    return Path(data_dir or get_settings().data_dir) / "mnt" / "secondary"
+
+
+def local_root(store: ImageStore, data_dir: Path | None = None) -> Path:
+    """The store's root directory on this node (an NFS store is mounted first)."""
+    if is_local(store):
+        return Path(store.path or "")
+    parsed = urlparse(store.url or "")
+    if parsed.scheme.lower() != "nfs" or not parsed.hostname or not parsed.path:
+        raise ResourceUnavailable(f"Image store {store.name} has an unusable URL {store.url}")
+    target = mount_root(data_dir) / store.uuid
+    with _lock:
+        try:
+            pools.prepare(pools.NFS, parsed.hostname, parsed.path.rstrip("/") or "/", str(target), run=RUN)
+        except HypervisorError as error:
+            raise ResourceUnavailable(f"Image store {store.name} is not reachable from this management node: "
+                                      f"{error}") from None
+    return target
+
+
+def agent_source(store: ImageStore, relative: str) -> tuple[str, str | None]:
+    """(path, store URL) an agent reads ``relative`` of the store from: an absolute path for a Local store;
+    the relative path and the store's nfs:// URL (which the agent mounts) for an NFS store."""
+    if is_local(store):
+        return os.path.join(store.path or "", relative or ""), None
+    return relative, store.url
+
+
+def release_all(data_dir: Path | None = None) -> None:
+    """Unmount every store this node mounted (at shutdown)."""
+    root = mount_root(data_dir)
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        try:
+            pools.release(pools.NFS, str(child), run=RUN)
+        except HypervisorError:
+            log.warning("could not unmount %s", child, exc_info=True)
