@@ -111,7 +111,17 @@ class Database:
             raise RuntimeError("database is not configured")
         with self.read_sessions() as session, session.begin():
             session.info["readonly"] = True
+            event.listen(session, "before_flush", _refuse_writes)
             yield session
+
+
+def _refuse_writes(session: Session, _context, _instances) -> None:
+    """A read session never writes: on SQLite its deferred transaction cannot become a writer once another
+    commit happened (SQLITE_BUSY at once, busy_timeout does not apply), so a write here is a bug to fix."""
+    changed = [o for o in session.dirty if session.is_modified(o)]
+    if session.new or session.deleted or changed:
+        names = sorted({type(o).__name__ for o in [*session.new, *session.deleted, *changed]})
+        raise RuntimeError(f"a read-only request tried to write {', '.join(names)}")
 
     @contextmanager
     def usage_session(self) -> Iterator[Session]:

@@ -154,9 +154,13 @@ class ListStoragePools(ListCommand):
             cluster_id=self.clusterid.id if self.clusterid else None, host_id=self.hostid.id if self.hostid else None,
             address=self.ipaddress, path=self.path, scope=self.scope, status=self.status, keyword=self.keyword,
             offset=offset, limit=limit)
-        for pool in rows:
-            pools.refresh_capacity(pool)
-        return ListResult(pool_views(ctx.session, rows), total)
+        views = pool_views(ctx.session, rows)
+        for pool, view in zip(rows, views):  # current figures where this node sees the files; a list writes nothing
+            measured = pools.measure_pool(pool)
+            if measured is not None:
+                view.disksizetotal = view.capacitybytes = measured[0]
+                view.disksizeused = measured[1]
+        return ListResult(views, total)
 
 
 # --- secondary storage ---------------------------------------------------------------------------------------
@@ -224,9 +228,12 @@ class ListImageStores(ListCommand):
             zone_id=self.zoneid.id if self.zoneid else None, protocol=self.protocol, provider=self.provider,
             readonly=self.readonly if "readonly" in self.raw else None, keyword=self.keyword, offset=offset,
             limit=limit)
-        for store in rows:
-            images.refresh_capacity(store)
-        return ListResult(store_views(ctx.session, rows), total)
+        views = store_views(ctx.session, rows)
+        for store, view in zip(rows, views):  # measured here, not saved: a list never takes the write lock
+            measured = images.measure(store)
+            if measured is not None:
+                view.disksizetotal, view.disksizeused = measured
+        return ListResult(views, total)
 
 
 # --- templates and ISOs --------------------------------------------------------------------------------------

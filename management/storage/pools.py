@@ -1,7 +1,7 @@
 """Primary storage pools: create, update, maintenance, delete, list (CloudStack's StorageManagerImpl).
 
-The management server never mounts anything: an NFS pool is recorded and the host agents mount it
-(later issue); a local path that exists on this machine is measured with ``shutil.disk_usage``; a pool
+The management server never mounts anything: the host agents of the pool's scope mount an NFS pool (see
+``management.storage.pool_hosts``, which also sizes pools from their answers); a local path that exists on this machine is measured with ``shutil.disk_usage``; a pool
 of a Simulator cluster (or zone-wide Simulator pool) is simulated, with a fixed capacity.
 """
 
@@ -131,6 +131,9 @@ def create_pool(session: Session, caller: Caller, *, zone: Zone, name: str, url:
                        details=json.dumps(details) if details else None)
     session.add(pool)
     session.flush()
+    from management.storage import pool_hosts
+
+    pool_hosts.prepare_on_hosts(session, pool, capacity_bytes is not None)
     return pool
 
 
@@ -225,6 +228,9 @@ def delete_pool(session: Session, caller: Caller, pool: StoragePool, *, forced: 
                              "pool")
     pool.status, pool.removed = PoolStatus.REMOVED, utcnow()
     session.flush()
+    from management.storage import pool_hosts
+
+    pool_hosts.release_on_hosts(session, pool)
 
 
 def check_maintenance_start(pool: StoragePool) -> None:
@@ -285,13 +291,12 @@ def _check_live(pool: StoragePool) -> None:
         raise InvalidParameter(f"Unable to find storage pool by id {pool.uuid}")
 
 
-def refresh_capacity(pool: StoragePool) -> None:
-    """Re-measure a non-simulated local pool (used by listStoragePools to keep numbers current)."""
+def measure_pool(pool: StoragePool) -> tuple[int, int] | None:
+    """(capacity, used) of a pool whose files are on this machine (a local or shared-mount path); None for
+    simulated and NFS pools, which the hosts measure (pool_hosts.refresh_stats). Writes nothing."""
     if pool.simulated or pool.pool_type == "NetworkFilesystem":
-        return
-    measured = measure(pool.path)
-    if measured is not None:
-        pool.capacity_bytes, pool.used_bytes = measured
+        return None
+    return measure(pool.path)
 
 
 def list_pools(session: Session, *, pool_id: int | None, name: str | None, zone_id: int | None,
