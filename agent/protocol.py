@@ -57,6 +57,13 @@ class DiskSpec(BaseModel):
     target: str = "vda"  # vda, vdb... / hdc for the CD-ROM
     device_id: int = 0  # CloudStack's deviceid
     readonly: bool = False
+    store_url: str | None = None  # nfs://host/export the path is relative to (an ISO on an NFS image store)
+
+    def on_host(self, driver) -> DiskSpec:
+        """This disk with a path the host can open (an NFS image store is mounted on first use)."""
+        if not self.store_url:
+            return self
+        return self.model_copy(update={"path": driver.image_store_path(self.path, self.store_url), "store_url": None})
 
 
 class NicSpec(BaseModel):
@@ -117,7 +124,7 @@ class StartVm(Command):
     vm: VmSpec
 
     def run(self, driver) -> dict:
-        driver.start(self.vm)
+        driver.start(self.vm.model_copy(update={"disks": [disk.on_host(driver) for disk in self.vm.disks]}))
         return {"name": self.vm.name, "state": driver.vm_states().get(self.vm.name, "PowerOn")}
 
 

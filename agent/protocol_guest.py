@@ -42,7 +42,9 @@ class ChangeCdrom(Command):
     name: str
     target: str = "hdc"
     path: str | None = None
+    store_url: str | None = None  # the NFS image store ``path`` is relative to (mounted here on first use)
 
     def run(self, driver) -> dict:
-        driver.change_cdrom(self.name, self.target, self.path)
+        path = driver.image_store_path(self.path, self.store_url) if self.path else None
+        driver.change_cdrom(self.name, self.target, path)
         return {}

@@ -22,12 +22,13 @@ class BackupSnapshot(Command):
     volume_path: str
     vm_name: str | None = None
     snapshot_name: str = Field(min_length=1, max_length=64)
-    destination: str
+    destination: str  # a path on this host, or relative to ``store_url``
     size_bytes: int = 0  # the volume's virtual size (what the simulator reports)
+    store_url: str | None = None  # nfs://host/export of an NFS image store (mounted here on first use)
 
     def run(self, driver) -> dict:
-        return driver.backup_snapshot(self.volume_path, self.vm_name, self.snapshot_name, self.destination,
-                                      self.size_bytes)
+        return driver.backup_snapshot(self.volume_path, self.vm_name, self.snapshot_name,
+                                      driver.image_store_path(self.destination, self.store_url), self.size_bytes)
 
 
 class RevertSnapshot(Command):
@@ -37,9 +38,11 @@ class RevertSnapshot(Command):
     backup: str
     volume_path: str
     size_bytes: int = 0
+    backup_store: str | None = None  # the NFS image store ``backup`` is relative to
 
     def run(self, driver) -> dict:
-        return {"size": driver.revert_volume(self.backup, self.volume_path, self.size_bytes)}
+        return {"size": driver.revert_volume(driver.image_store_path(self.backup, self.backup_store),
+                                             self.volume_path, self.size_bytes)}
 
 
 class CreateTemplateImage(Command):
@@ -50,9 +53,13 @@ class CreateTemplateImage(Command):
     source: str
     destination: str
     size_bytes: int = 0
+    source_store: str | None = None  # the NFS image store ``source`` is relative to (a snapshot backup)
+    destination_store: str | None = None  # the NFS image store ``destination`` is relative to
 
     def run(self, driver) -> dict:
-        return driver.image_from_volume(self.source, self.destination, self.size_bytes)
+        return driver.image_from_volume(driver.image_store_path(self.source, self.source_store),
+                                        driver.image_store_path(self.destination, self.destination_store),
+                                        self.size_bytes)
 
 
 class DeleteBackup(Command):
@@ -60,7 +67,8 @@ class DeleteBackup(Command):
 
     kind: Literal["DeleteBackup"] = "DeleteBackup"
     path: str
+    store_url: str | None = None  # the NFS image store ``path`` is relative to
 
     def run(self, driver) -> dict:
-        driver.delete_backup(self.path)
+        driver.delete_backup(driver.image_store_path(self.path, self.store_url))
         return {}

@@ -27,7 +27,7 @@ class AttachDisk(Command):
     disk: DiskSpec
 
     def run(self, driver) -> dict:
-        driver.attach_disk(self.vm_name, self.disk)
+        driver.attach_disk(self.vm_name, self.disk.on_host(driver))
         return {"target": self.disk.target}
 
 
@@ -38,7 +38,7 @@ class DetachDisk(Command):
     timeout: float = Field(default=30.0, gt=0, le=600)
 
     def run(self, driver) -> dict:
-        driver.detach_disk(self.vm_name, self.disk, timeout=self.timeout)
+        driver.detach_disk(self.vm_name, self.disk.on_host(driver), timeout=self.timeout)
         return {}
 
 
@@ -58,18 +58,13 @@ class ResizeVolume(Command):
 
 class CopyVolume(Command):
     kind: Literal["CopyVolume"] = "CopyVolume"
-    source: str  # a path this host reads, or nfs://host/dir/file on an NFS image store (mounted here)
-    destination: str
+    source: str  # a path on this host, or relative to ``source_store``
+    destination: str  # a path on this host, or relative to ``destination_store``
     size_bytes: int = Field(default=0, ge=0)  # grow the copy to at least this virtual size (0: as the source)
+    source_store: str | None = None  # nfs://host/export of an NFS image store (mounted here on first use)
+    destination_store: str | None = None
 
     def run(self, driver) -> dict:
-        return {"size": driver.copy_volume(local_source(driver, self.source), self.destination, self.size_bytes)}
-
-
-def local_source(driver, source: str) -> str:
-    """A source on an NFS image store (``nfs://host/export/.../file``, as snapshot backups there are named) is
-    read through a mount of its directory made by the driver (``image_store_path``); a path is used as is."""
-    if not source.lower().startswith("nfs://"):
-        return source
-    directory, _, name = source.rpartition("/")
-    return driver.image_store_path(name, directory)
+        return {"size": driver.copy_volume(driver.image_store_path(self.source, self.source_store),
+                                           driver.image_store_path(self.destination, self.destination_store),
+                                           self.size_bytes)}

@@ -68,6 +68,12 @@ def release(pool_type: str, local_path: str, run=subprocess.run) -> None:
 SECONDARY_ROOT = "/mnt/secondary"
 
 
+def store_dir_name(store_url: str) -> str:
+    """The directory an image store's export is mounted at under a node's secondary root: the same name on
+    the management node and on every host (a digest of the URL, so no database id is needed to find it)."""
+    return hashlib.sha1(store_url.strip().rstrip("/").encode()).hexdigest()[:16]
+
+
 def resolve(path: str, store_url: str | None, run=subprocess.run, root: str = SECONDARY_ROOT) -> str:
     """A local path for ``path`` on an image store: as is without ``store_url`` (a Local store the host can
     read), else joined to the store's NFS export mounted at ``<root>/<digest of the URL>``."""
@@ -76,7 +82,7 @@ def resolve(path: str, store_url: str | None, run=subprocess.run, root: str = SE
     parsed = urlparse(store_url)
     if parsed.scheme.lower() != "nfs" or not parsed.hostname or not parsed.path:
         raise HypervisorError(f"image store URL {store_url} is not nfs://host/path")
-    local = os.path.join(root, hashlib.sha1(store_url.rstrip("/").encode()).hexdigest()[:16])
+    local = os.path.join(root, store_dir_name(store_url))
     prepare(NFS, parsed.hostname, parsed.path.rstrip("/") or "/", local, run=run)
     relative = path.lstrip("/")
     if ".." in relative.split("/"):

@@ -35,7 +35,10 @@ class SnapshotOps:
 
 def _write_placeholder(destination: str, record: dict) -> int:
     """The simulator's backup: a small JSON file where the image would be (so the store shows real files to
-    check for leaks); written through ``.part`` and renamed, as a real copy."""
+    check for leaks); written through ``.part`` and renamed, as a real copy. On an NFS image store (a
+    ``nfs://`` name: the simulator mounts nothing) only the size is reported."""
+    if "://" in destination:
+        return len(json.dumps(record))
     os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
     partial = destination + ".part"
     try:
@@ -66,7 +69,7 @@ class SimulatorSnapshotOps(SnapshotOps):
 
     def revert_volume(self, backup: str, volume_path: str, size_bytes: int = 0) -> int:
         self._step("revert_volume")
-        if not os.path.exists(backup):
+        if "://" not in backup and not os.path.exists(backup):
             raise HypervisorError(f"backup {backup} does not exist")
         with self.lock:
             self.volumes[volume_path] = size_bytes
@@ -82,6 +85,8 @@ class SimulatorSnapshotOps(SnapshotOps):
 
     def delete_backup(self, path: str) -> None:
         self._step("delete_backup")
+        if "://" in path:  # on an NFS store, which the simulator does not mount
+            return
         try:
             os.remove(path)
         except FileNotFoundError:

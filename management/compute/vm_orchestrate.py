@@ -150,7 +150,7 @@ def _try_host(ctx: Context, vm_id: int, avoid: set[int], host_id: int | None,
             backing = _ensure_template(ctx, template, pool, host) if template_id else None
             backing_format = (template.format or "QCOW2").lower() if backing else None
             if source:  # a data volume made from a snapshot or an upload: its content is copied
-                _call(host, CopyVolume(source=source, destination=path, size_bytes=size), timeout=3600)
+                _call(host, CopyVolume(source=source[0], source_store=source[1], destination=path, size_bytes=size), timeout=3600)
             else:
                 _call(host, CreateVolume(path=path, size_bytes=size, format="qcow2", backing=backing,
                                          backing_format=backing_format))

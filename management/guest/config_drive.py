@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 
 from sqlalchemy import select
 
@@ -152,9 +151,9 @@ def label(session) -> str:
     return config.get_value(session, "vm.configdrive.label") or "config-2"
 
 
-def iso_source(session, iso: Template, zone_id: int) -> str | None:
-    """The path a host reads ``iso`` from: its copy on a Local image store of the zone (None when there is
-    none; ISOs on NFS stores are not mounted on hosts for CD-ROMs yet)."""
+def iso_source(session, iso: Template, zone_id: int) -> tuple[str, str | None] | None:
+    """Where a host reads ``iso`` from: (path, NFS store URL the path is relative to or None) of its copy on
+    an image store of the zone, a Local store first (None when the zone has no ready copy)."""
     from management.storage import secondary
     from management.storage.models import DownloadState, ImageStore, TemplateStoreRef
 
@@ -163,20 +162,19 @@ def iso_source(session, iso: Template, zone_id: int) -> str | None:
                            .where(TemplateStoreRef.template_id == iso.id, TemplateStoreRef.zone_id == zone_id,
                                   TemplateStoreRef.download_state == DownloadState.DOWNLOADED,
                                   ImageStore.removed.is_(None)).order_by(TemplateStoreRef.id)).all()
-    for ref, store in rows:
-        if secondary.is_local(store):
-            return os.path.join(store.path or "", ref.install_path or "")
+    for ref, store in sorted(rows, key=lambda row: not secondary.is_local(row[1])):
+        return secondary.agent_source(store, ref.install_path or "")
     return None
 
 
-def iso_path(session, vm: VMInstance) -> str:
-    """Where the attached ISO is read from, or '' for an empty drive."""
+def iso_path(session, vm: VMInstance) -> tuple[str, str | None]:
+    """Where the attached ISO is read from (path, NFS store URL or None); ('', None) for an empty drive."""
     iso = session.get(Template, vm.iso_id) if vm.iso_id is not None else None
-    path = iso_source(session, iso, vm.zone_id) if iso is not None else None
-    if iso is not None and path is None:
-        log.warning("ISO %s of VM %s is on no Local image store of its zone: the CD-ROM stays empty", iso.uuid,
+    source = iso_source(session, iso, vm.zone_id) if iso is not None else None
+    if iso is not None and source is None:
+        log.warning("ISO %s of VM %s is on no image store of its zone: the CD-ROM stays empty", iso.uuid,
                     vm.instance_name)
-    return path or ""
+    return source or ("", None)
 
 
 def _pool_dir(pool: StoragePool) -> str:
@@ -192,8 +190,9 @@ def add_devices(session, vm: VMInstance, spec, host: Host | None) -> None:
     from management.compute.vm_orchestrate import AgentFailure
     from management.compute.vm_tx import agent_call
 
-    spec.disks.append(DiskSpec(path=iso_path(session, vm), format="iso", device="cdrom", target=ISO_TARGET,
-                               device_id=ISO_DEVICE_ID, readonly=True))
+    iso, store_url = iso_path(session, vm)
+    spec.disks.append(DiskSpec(path=iso, store_url=store_url if iso else None, format="iso", device="cdrom",
+                               target=ISO_TARGET, device_id=ISO_DEVICE_ID, readonly=True))
     if host is None or not needs_drive(vm):
         return
     path = drive_path(session, vm)

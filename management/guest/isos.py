@@ -38,8 +38,7 @@ def check_attach(session, caller: Caller, vm: VMInstance, iso: Template) -> None
     if not vm_service.template_ready_in_zone(session, iso, _zone(session, vm)):
         raise InvalidParameter(f"ISO {iso.uuid} is not ready in the zone of VM {vm.uuid}")
     if iso_source(session, iso, vm.zone_id) is None:
-        raise InvalidParameter(f"ISO {iso.uuid} is only on NFS image stores of the zone: hosts read CD-ROM ISOs "
-                               "from Local image stores for now")
+        raise InvalidParameter(f"ISO {iso.uuid} has no ready copy on an image store of the zone of VM {vm.uuid}")
 
 
 def _zone(session, vm: VMInstance):
@@ -62,7 +61,7 @@ def _fresh(session, vm_id: int) -> VMInstance:
                            .execution_options(populate_existing=True)).one()
 
 
-def _change_live(ctx: Context, vm_id: int, path: str | None) -> None:
+def _change_live(ctx: Context, vm_id: int, source: tuple[str, str | None] | None) -> None:
     with step(ctx) as s:
         vm = _fresh(s, vm_id)
         if vm.state not in ALLOWED:
@@ -71,7 +70,8 @@ def _change_live(ctx: Context, vm_id: int, path: str | None) -> None:
         name = vm.instance_name
     if host is None:
         return
-    answer = agent_call(host, ChangeCdrom(name=name, target=ISO_TARGET, path=path), timeout=120)
+    path, store_url = source or (None, None)
+    answer = agent_call(host, ChangeCdrom(name=name, target=ISO_TARGET, path=path, store_url=store_url), timeout=120)
     if not answer.ok:
         raise ResourceUnavailable(f"Unable to change the CD-ROM of VM {name} on host {host.name}: {answer.details}")
 
@@ -82,10 +82,10 @@ def attach(ctx: Context, vm_id: int, iso_id: int) -> None:
         vm = _fresh(s, vm_id)
         if vm.iso_id is not None:
             raise InvalidParameter(f"VM {vm.uuid} already has an ISO attached: detach it first")
-        path = iso_source(s, iso, vm.zone_id)
-        if path is None:
-            raise InvalidParameter(f"ISO {iso.uuid} is not on a Local image store of the zone of VM {vm.uuid}")
-    _change_live(ctx, vm_id, path)
+        source = iso_source(s, iso, vm.zone_id)
+        if source is None:
+            raise InvalidParameter(f"ISO {iso.uuid} has no ready copy on an image store of the zone of VM {vm.uuid}")
+    _change_live(ctx, vm_id, source)
     with step(ctx) as s:
         vm = _fresh(s, vm_id)
         vm.iso_id = iso_id

@@ -7,7 +7,7 @@ Removes what nothing references any more, and never what is referenced:
   now waits for it instead of using the copy; only then are the volumes checked (a deploy places its volumes,
   committed, before it looks for the copy, so none can slip in unseen); the file is deleted by a host that
   reaches the pool, then the row. A copy that turns out to be used goes back to Ready.
-* **files on Local image stores** that no row points at: snapshot backups (``snapshots/<account>/<volume>/``)
+* **files on image stores** (Local, and NFS mounted on this node) that no row points at: snapshot backups (``snapshots/<account>/<volume>/``)
   of no live snapshot, template folders (``template/tmpl/<account>/<template>/``) of no template copy in
   that store, and ``.part`` leftovers; only files older than one cleanup interval (a copy being written
   right now is never touched).
@@ -29,8 +29,10 @@ from management.compute.vm_models import TemplatePoolRef, Volume
 from management.compute.vm_tx import agent_call
 from management.config import service as config
 from management.db import db, utcnow
+from management.errors import CloudError
 from management.infra.models import Host
 from management.jobs.periodic import periodic
+from management.storage import secondary
 from management.storage.models import ImageStore, StoragePool, TemplateStoreRef
 from management.storage.snapshot_models import Snapshot, SnapshotState, SnapshotStoreRef
 
@@ -56,12 +58,18 @@ def collect_garbage() -> None:
 def run_once(grace_seconds: int) -> dict[str, int]:
     """One pass; returns what was removed (for logs and tests)."""
     removed = {"pool_copies": unused_pool_copies(grace_seconds), "files": 0}
-    with db.session() as session:
-        stores = session.scalars(select(ImageStore).where(ImageStore.removed.is_(None),
-                                                          ImageStore.provider == "Local")).all()
-        store_ids = [(s.id, s.path) for s in stores if s.path]
-    for store_id, path in store_ids:
-        removed["files"] += orphan_files(store_id, Path(path), grace_seconds)
+    with db.read_session() as session:
+        stores = session.scalars(select(ImageStore).where(ImageStore.removed.is_(None))).all()
+    for store in stores:
+        if not store.path:
+            continue
+        try:
+            root = secondary.local_root(store)
+        except CloudError as error:
+            log.warning("storage cleanup skipped image store %s: %s", store.name, error.message)
+            continue
+        if root.is_dir():
+            removed["files"] += orphan_files(store.id, root, grace_seconds)
     if any(removed.values()):
         log.info("storage cleanup removed %s", removed)
     return removed
@@ -129,7 +137,7 @@ def _remove_copy(ref_id: int, template_id: int, pool_id: int, stamp) -> int:
     return 1
 
 
-# --- orphan files on Local image stores ---------------------------------------------------------------------
+# --- orphan files on image stores ---------------------------------------------------------------------
 
 def _old(path: Path, grace_seconds: int) -> bool:
     try:

@@ -30,7 +30,7 @@ from management.db import db, utcnow
 from management.errors import CloudError
 from management.events import service as events
 from management.jobs import node
-from management.storage import secondary
+from management.storage import secondary, secondary_usage
 from management.storage import templates as tmpl
 from management.storage.models import DownloadState, ImageStore, Template, TemplateStoreRef
 
@@ -137,7 +137,13 @@ def run(ref_id: int) -> None:
         return
     install_path = str(final.relative_to(root))
     algorithm = tmpl.parse_checksum(job.checksum)[0] if job.checksum else "md5"
-    if not _finish(job, me, install_path, physical, virtual, digest[algorithm]):
+    try:
+        finished = _finish(job, me, install_path, physical, virtual, digest[algorithm])
+    except CloudError as error:  # the owner has no room left (secondary_storage limit)
+        shutil.rmtree(folder, ignore_errors=True)
+        _fail(job, me, error.message)
+        return
+    if not finished:
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -189,6 +195,7 @@ def _finish(job: Job, me: str, install_path: str, physical: int, virtual: int, c
         if result.rowcount != 1:
             return False
         template = session.get(Template, job.template_id)
+        secondary_usage.charge(session, template.account_id, physical)
         template.size, template.physical_size = virtual, physical
         ref = session.get(TemplateStoreRef, job.ref_id)
         events.record_usage(session, "ISO.CREATE" if template.is_iso else "TEMPLATE.CREATE",

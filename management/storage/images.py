@@ -1,6 +1,6 @@
 """Secondary (image) stores: addImageStore, addSecondaryStorage, deleteImageStore, listImageStores.
 
-NFS stores are recorded only (the secondary-storage agent of a later issue mounts them); Local stores
+NFS stores are mounted by the management node that first needs them (``management.storage.secondary``); Local stores
 are directories on the management server, created here (single-box installs and the tests use them).
 """
 
@@ -92,16 +92,36 @@ def delete_image_store(session: Session, caller: Caller, store: ImageStore) -> N
     refs = session.scalars(select(TemplateStoreRef).where(TemplateStoreRef.store_id == store.id)).all()
     if any(r.download_state in (DownloadState.DOWNLOADED, DownloadState.IN_PROGRESS) for r in refs):
         raise InvalidParameter("Cannot delete image store with active templates backup!")
+    from management.compute.vm_models import Volume
+    from management.jobs.service import after_commit
+    from management.storage import secondary
+    from management.storage.snapshot_models import SnapshotStoreRef
+
+    if session.scalar(select(SnapshotStoreRef.id).where(SnapshotStoreRef.store_id == store.id,
+                                                        SnapshotStoreRef.state != "Destroyed").limit(1)):
+        raise InvalidParameter("Cannot delete image store with active snapshots backup!")
+    if session.scalar(select(Volume.id).where(Volume.store_id == store.id, Volume.removed.is_(None)).limit(1)):
+        raise InvalidParameter("Cannot delete image store with active volumes backup!")
     for ref in refs:  # failed or abandoned downloads only
         session.delete(ref)
     store.removed = utcnow()
     session.flush()
+    shared = session.scalar(select(ImageStore.id).where(ImageStore.removed.is_(None), ImageStore.url == store.url,
+                                                        ImageStore.id != store.id).limit(1))
+    if not secondary.is_local(store) and shared is None:
+        after_commit(session, lambda: secondary.release(store))
 
 
-def refresh_capacity(store: ImageStore) -> None:
-    if store.provider == "Local" and store.path and os.path.isdir(store.path):
-        usage = shutil.disk_usage(store.path)
-        store.total_bytes, store.used_bytes = usage.total, usage.total - usage.free
+def measure(store: ImageStore) -> tuple[int, int] | None:
+    """(total, used) bytes of the store where this node has it: a Local directory, or an NFS store already
+    mounted here (measuring never mounts, so an unreachable NFS server cannot hang a listing). Writes nothing."""
+    from management.storage import secondary
+
+    root = secondary.mounted_root(store)
+    if root is not None and root.is_dir():
+        usage = shutil.disk_usage(root)
+        return usage.total, usage.total - usage.free
+    return None
 
 
 def zone_stores(session: Session, zone_id: int) -> list[ImageStore]:

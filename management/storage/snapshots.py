@@ -6,9 +6,9 @@ snapshot): an access-checked BackedUp snapshot, and a path an agent's ``CopyImag
 volume's virtual size.
 
 Where a backup lives: ``snapshots/<account id>/<volume id>/<snapshot uuid>.qcow2`` under the image store of
-the volume's zone. Only ``provider=Local`` stores (a directory on this machine, reachable by the agents of
-a single-box install and by the simulator) are written; NFS stores would need the agent to mount them and
-are refused with a clear message.
+the volume's zone: a Local store (a directory of this machine, for a single-box install) or an NFS store,
+which the host writing the backup mounts itself (``secondary.agent_source``) and this node mounts to delete
+or copy what is there (``secondary.node_path``).
 
 The host takes the snapshot, copies it and removes its host-side snapshot in one agent command
 (``BackupSnapshot``): a running libvirt domain must not be left writing to a temporary overlay between two
@@ -33,12 +33,13 @@ from management.compute.vm_tx import agent_call, on_rollback, step
 from management.config import service as config
 from management.context import Caller, Context
 from management.db import db, utcnow
-from management.errors import Conflict, InvalidParameter, ResourceUnavailable
+from management.errors import CloudError, Conflict, InvalidParameter, ResourceUnavailable
 from management.events import service as events
 from management.iam.access import Scope, check_account_access
 from management.iam.models import Account
 from management.infra.models import Host
 from management.limits import service as limits
+from management.storage import secondary
 from management.storage.models import ImageStore, StoragePool
 from management.storage.snapshot_models import (
     INTERVALS,
@@ -71,22 +72,45 @@ def usable_snapshot(session: Session, caller: Caller, snapshot_uuid: str) -> Sna
     return snapshot
 
 
-def backup_source(session: Session, snapshot_id: int) -> tuple[str, int]:
-    """(path of the snapshot's backup an agent can read, virtual size of the volume in bytes)."""
+def backup_source(session: Session, snapshot_id: int) -> tuple[str, str | None, int]:
+    """(path of the snapshot's backup for an agent, the NFS store URL that path is relative to or None, virtual
+    size of the volume in bytes)."""
     snapshot = session.get(Snapshot, snapshot_id)
     ref, store = _backup(session, snapshot_id)
     if snapshot is None or ref is None:
         raise InvalidParameter(f"Snapshot {getattr(snapshot, 'uuid', snapshot_id)} has no backup on secondary "
                                "storage (snapshotid)")
-    return store_file(store, ref.install_path), ref.size or snapshot.size
+    path, store_url = secondary.agent_source(store, ref.install_path)
+    return path, store_url, ref.size or snapshot.size
+
+
+def backup_file(session: Session, snapshot_id: int) -> str:
+    """The snapshot's backup file on this node (an NFS store is mounted here first)."""
+    ref, store = _backup(session, snapshot_id)
+    if ref is None:
+        raise InvalidParameter(f"Snapshot {snapshot_id} has no backup on secondary storage (snapshotid)")
+    return store_file(store, ref.install_path)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
 def store_file(store: ImageStore, install_path: str | None) -> str:
-    if store.provider == "Local" or store.protocol == "file":
-        return os.path.join(store.path or "", install_path or "")
-    return f"{store.url.rstrip('/')}/{install_path}"
+    """A file of an image store on this node (an NFS store is mounted here first; ResourceUnavailable when it
+    cannot be)."""
+    return str(secondary.node_path(store, install_path))
+
+
+def remove_store_file(store: ImageStore | None, install_path: str | None) -> None:
+    """Remove a file (and its ``.part``) from an image store; an unreachable store is logged, and the storage
+    cleanup removes the file later (no row points at it any more)."""
+    if store is None or not install_path:
+        return
+    try:
+        path = store_file(store, install_path)
+    except CloudError as error:
+        log.warning("could not remove %s from image store %s: %s", install_path, store.name, error.message)
+        return
+    _remove_file(path)
 
 
 def _backup(session: Session, snapshot_id: int) -> tuple[SnapshotStoreRef | None, ImageStore | None]:
@@ -118,11 +142,7 @@ def image_store_for(session: Session, zone_id: int) -> ImageStore:
     stores = images.zone_stores(session, zone_id)
     if not stores:
         raise ResourceUnavailable("No secondary storage (image store) in the zone to back the snapshot up to")
-    store = stores[0]
-    if store.provider != "Local" and store.protocol != "file":
-        raise ResourceUnavailable("NFS image stores need the secondary-storage agent (not available yet): snapshots "
-                                  "are backed up to Local image stores only")
-    return store
+    return stores[0]
 
 
 def _hypervisor(session: Session, volume: Volume) -> str | None:
@@ -247,9 +267,10 @@ def take(ctx: Context, snapshot_id: int) -> None:
                   .values(state="Creating", last_updated=utcnow()))
         host, vm = host_for_volume(s, volume)
         ref, store = _backup(s, snapshot_id)
+        destination, store_url = secondary.agent_source(store, ref.install_path)
         command = BackupSnapshot(volume_path=volume.path, vm_name=vm.instance_name if vm and vm.host_id else None,
-                                 snapshot_name=f"snap-{snapshot.uuid[:8]}", destination=store_file(store, ref.install_path),
-                                 size_bytes=volume.size)
+                                 snapshot_name=f"snap-{snapshot.uuid[:8]}", destination=destination,
+                                 store_url=store_url, size_bytes=volume.size)
     answer = agent_call(host, command, timeout=BACKUP_TIMEOUT)
     if not answer.ok:
         raise ResourceUnavailable(f"Failed to back up snapshot {snapshot.name} of volume {volume.uuid} on host "
@@ -279,7 +300,7 @@ def _events(session: Session, caller: Caller, snapshot: Snapshot, type_: str, te
 def fail_snapshot(snapshot_id: int, reason: str | None = None) -> None:
     """After a failed take (its transaction rolled back, or its worker dead): Error, the volume Ready again, the
     limits given back, the partial backup removed. Idempotent."""
-    path = None
+    leftover = None
     with db.session() as s:
         snapshot = _fresh(s, Snapshot, snapshot_id)
         if snapshot is None or snapshot.status not in (SnapshotState.ALLOCATED, SnapshotState.CREATING,
@@ -290,15 +311,15 @@ def fail_snapshot(snapshot_id: int, reason: str | None = None) -> None:
                           error_str=(reason or "the snapshot could not be backed up")[:1024]))
         ref, store = _backup(s, snapshot_id)
         if ref is not None:
-            path = store_file(store, ref.install_path) if store.provider == "Local" else None
+            leftover = (store, ref.install_path)
             ref.state, ref.last_updated = "Destroyed", utcnow()
         s.execute(update(Volume).where(Volume.id == snapshot.volume_id, Volume.state == "Snapshotting")
                   .values(state="Ready", update_count=Volume.update_count + 1)
                   .execution_options(synchronize_session=False))
         limits.release(s, account_id=snapshot.account_id, resource="snapshot", amount=1)
         limits.release(s, account_id=snapshot.account_id, resource="secondary_storage", amount=snapshot.size)
-    if path:
-        _remove_file(path)
+    if leftover:
+        remove_store_file(*leftover)
 
 
 def _remove_file(path: str) -> None:
@@ -341,9 +362,9 @@ def delete(session: Session, caller: Caller, snapshot: Snapshot) -> None:
     transition(session, snapshot, SnapshotState.DESTROYED, expected=(SnapshotState.BACKED_UP, SnapshotState.ERROR),
                removed=utcnow())
     ref, store = _backup(session, snapshot.id)
-    path = None
+    leftover = None
     if ref is not None:
-        path = store_file(store, ref.install_path) if store.provider == "Local" else None
+        leftover = (store, ref.install_path)
         ref.state, ref.last_updated = "Destroyed", utcnow()
         session.flush()
     if not was_error:
@@ -355,8 +376,8 @@ def delete(session: Session, caller: Caller, snapshot: Snapshot) -> None:
         events.record(session, caller, "SNAPSHOT.DELETE", f"Deleted snapshot {snapshot.name} (in Error)",
                       resource=snapshot, resource_type="Snapshot", account_id=snapshot.account_id,
                       domain_id=snapshot.domain_id)
-    if path:
-        after_commit(session, lambda: _remove_file(path))
+    if leftover:
+        after_commit(session, lambda: remove_store_file(*leftover))
 
 
 def check_revertable(session: Session, caller: Caller, snapshot: Snapshot) -> Volume:
@@ -391,8 +412,8 @@ def revert(ctx: Context, snapshot_id: int) -> None:
         if moved.rowcount != 1:
             raise ResourceUnavailable(f"Volume {volume.uuid} changed state: try again")
         host, _vm = host_for_volume(s, volume)
-        source, size = backup_source(s, snapshot_id)
-        command = RevertSnapshot(backup=source, volume_path=volume.path, size_bytes=size)
+        source, store_url, size = backup_source(s, snapshot_id)
+        command = RevertSnapshot(backup=source, backup_store=store_url, volume_path=volume.path, size_bytes=size)
     on_rollback(ctx.session, partial(_volume_ready, volume.id, "RevertSnapshotting"))
     answer = agent_call(host, command, timeout=BACKUP_TIMEOUT)
     if not answer.ok:
@@ -468,8 +489,8 @@ def _count_snapshots(session: Session, account_id: int) -> int:
 
 
 def count_secondary(session: Session, account_id: int) -> int:
-    """Bytes counted against secondary_storage: the live snapshots (the size of their volume, as reserved).
-    Templates are not counted: neither registerTemplate nor createTemplate reserves them yet."""
+    """Bytes of the live snapshots counted against secondary_storage (the size of their volume, as reserved);
+    ``secondary_usage.count`` adds the templates."""
     return int(session.scalar(select(func.coalesce(func.sum(Snapshot.size), 0)).where(
         Snapshot.account_id == account_id, Snapshot.removed.is_(None), Snapshot.status.in_(LIVE))) or 0)
 
@@ -498,7 +519,9 @@ def register() -> None:
         iam.ACCOUNT_CLEANUP_HOOKS.append(account_cleanup)
 
     limits.register_counter("snapshot", _count_snapshots)
-    limits.register_counter("secondary_storage", count_secondary)
+    from management.storage import secondary_usage
+
+    secondary_usage.register()
     from management.storage import template_ops
 
     for handler in (recover_orphan, template_ops.recover_orphan):

@@ -1,10 +1,10 @@
 """Templates made from volumes and snapshots (createTemplate), copies between zones' image stores
 (copyTemplate) and download URLs (extractTemplate).
 
-Only ``provider=Local`` image stores are written (directories of this machine). A template from a **volume**
-is written by a host that reaches the volume's pool (``CreateTemplateImage``: qemu-img convert, flattening the
-backing chain); one from a **snapshot** and a copy between zones are file copies between Local stores done by
-the worker. The template file goes where downloads put theirs (``template/tmpl/<account>/<template>/``), its
+A template from a **volume** is written by a host that reaches the volume's pool (``CreateTemplateImage``:
+qemu-img convert, flattening the backing chain) straight into the image store (an NFS store is mounted by
+that host); one from a **snapshot** and a copy between zones are file copies between the stores done by the
+worker on this node (NFS stores mounted here, ``secondary.node_path``). The template file goes where downloads put theirs (``template/tmpl/<account>/<template>/``), its
 ``template_store_ref`` is DOWNLOADED once the file is complete, so deployVirtualMachine uses it like any other.
 A failure leaves no file and no usable row: the template is marked removed and its store rows deleted.
 """
@@ -31,12 +31,12 @@ from management.compute.vm_tx import agent_call, on_rollback, step
 from management.config import service as config
 from management.context import Caller, Context
 from management.db import db, utcnow
-from management.errors import InvalidParameter, PermissionDenied, ResourceUnavailable
+from management.errors import CloudError, InvalidParameter, PermissionDenied, ResourceUnavailable
 from management.events import service as events
 from management.iam.access import check_account_access
 from management.iam.models import Account
 from management.infra.models import Zone
-from management.storage import snapshots
+from management.storage import secondary, secondary_usage, snapshots
 from management.storage.models import DownloadState, GuestOs, ImageStore, Template, TemplateStoreRef
 from management.storage.snapshot_models import Snapshot, TemplateExtract
 
@@ -115,8 +115,9 @@ def allocate(session: Session, caller: Caller, req: TemplateRequest) -> Template
     session.add(template)
     session.flush()
     template.unique_name = f"{template.id}-{owner.id}-{template.uuid}"
+    secondary_usage.charge(session, owner.id, size)  # the estimate; the real size once written
     session.add(TemplateStoreRef(template_id=template.id, store_id=store.id, zone_id=zone_id,
-                                 download_state=WRITING, download_pct=0,
+                                 download_state=WRITING, download_pct=0, physical_size=size,
                                  install_path=_relative(owner.id, template)))
     session.flush()
     return template
@@ -133,18 +134,20 @@ def make(ctx: Context, template_id: int) -> None:
         template = s.get(Template, template_id)
         ref = s.scalar(select(TemplateStoreRef).where(TemplateStoreRef.template_id == template_id))
         store = s.get(ImageStore, ref.store_id)
-        destination = snapshots.store_file(store, ref.install_path)
         volume = s.scalar(select(Volume).where(Volume.uuid == params["volumeid"])) if params.get("volumeid") else None
         if volume is not None:
             vm = s.get(VMInstance, volume.vm_id) if volume.vm_id else None
             if vm is not None and vm.state != "Stopped":
                 raise InvalidParameter(f"VM {vm.instance_name} was started: the template was not created")
             host, _vm = snapshots.host_for_volume(s, volume)
-            command = CreateTemplateImage(source=volume.path, destination=destination, size_bytes=volume.size)
+            path, store_url = secondary.agent_source(store, ref.install_path)
+            command = CreateTemplateImage(source=volume.path, destination=path, destination_store=store_url,
+                                          size_bytes=volume.size)
             source = None
         else:
             snapshot = s.scalar(select(Snapshot).where(Snapshot.uuid == params["snapshotid"]))
-            source, _size = snapshots.backup_source(s, snapshot.id)
+            source = snapshots.backup_file(s, snapshot.id)
+            destination = snapshots.store_file(store, ref.install_path)
     if source is None:
         answer = agent_call(host, command, timeout=snapshots.BACKUP_TIMEOUT)
         if not answer.ok:
@@ -157,6 +160,8 @@ def make(ctx: Context, template_id: int) -> None:
         template = s.get(Template, template_id, populate_existing=True)
         virtual = virtual or template.size
         template.size = virtual
+        estimate = s.scalar(select(TemplateStoreRef.physical_size).where(TemplateStoreRef.template_id == template_id))
+        secondary_usage.recharge(s, template.account_id, estimate, physical)
         s.execute(update(TemplateStoreRef).where(TemplateStoreRef.template_id == template_id)
                   .values(download_state=DownloadState.DOWNLOADED, download_pct=100, size=virtual,
                           physical_size=physical, last_updated=utcnow()))
@@ -188,7 +193,7 @@ def copy_file(source: str, destination: str) -> int:
 def fail_template(template_id: int) -> None:
     """After a failed createTemplate (or its worker dead): the template is removed, its store rows deleted, its
     file gone. Idempotent; a template already complete is left alone."""
-    paths = []
+    leftovers = []
     with db.session() as s:
         template = s.get(Template, template_id, populate_existing=True)
         if template is None or template.removed is not None:
@@ -196,23 +201,15 @@ def fail_template(template_id: int) -> None:
         refs = s.scalars(select(TemplateStoreRef).where(TemplateStoreRef.template_id == template_id)).all()
         if any(r.download_state == DownloadState.DOWNLOADED for r in refs):
             return
-        for ref in refs:
-            store = s.get(ImageStore, ref.store_id)
-            if store is not None and store.provider == "Local" and ref.install_path:
-                paths.append(snapshots.store_file(store, ref.install_path))
+        leftovers = [(s.get(ImageStore, ref.store_id), ref.install_path) for ref in refs if ref.install_path]
+        secondary_usage.refund(s, template.account_id, sum(ref.physical_size or 0 for ref in refs))
         s.execute(delete(TemplateStoreRef).where(TemplateStoreRef.template_id == template_id))
         template.removed, template.state = utcnow(), "Inactive"
-    for destination in paths:
-        for path in (destination, destination + ".part"):
-            try:
-                os.remove(path)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                log.warning("could not remove %s", path, exc_info=True)
+    for store, install_path in leftovers:
+        snapshots.remove_store_file(store, install_path)
         try:
-            os.rmdir(os.path.dirname(destination))
-        except OSError:
+            os.rmdir(os.path.dirname(snapshots.store_file(store, install_path)))
+        except (OSError, CloudError):
             pass
 
 
@@ -265,9 +262,6 @@ def check_copy(session: Session, caller: Caller, template: Template, source_zone
                                                             TemplateStoreRef.zone_id == zone.id)) is not None:
             raise InvalidParameter(f"Template {template.uuid} is already in zone {zone.name} (destzoneid)")
         snapshots.image_store_for(session, zone.id)
-    store = session.get(ImageStore, source.store_id)
-    if store.provider != "Local":
-        raise ResourceUnavailable("Copies from NFS image stores need the secondary-storage agent (not available yet)")
 
 
 def copy(ctx: Context, template_id: int, source_zone: Zone | None, targets: list[Zone]) -> Zone:
@@ -279,18 +273,20 @@ def copy(ctx: Context, template_id: int, source_zone: Zone | None, targets: list
         plans = []
         for zone in targets:
             store = snapshots.image_store_for(s, zone.id)
+            secondary_usage.charge(s, template.account_id, source_ref.physical_size)
             ref = TemplateStoreRef(template_id=template.id, store_id=store.id, zone_id=zone.id,
-                                   download_state=WRITING, download_pct=0,
+                                   download_state=WRITING, download_pct=0, physical_size=source_ref.physical_size,
                                    install_path=source_ref.install_path)
             s.add(ref)
             s.flush()
             plans.append((ref.id, zone, snapshots.store_file(store, ref.install_path)))
     copied: list[str] = []
-    on_rollback(ctx.session, partial(_copy_failed, [p[0] for p in plans], copied))
+    on_rollback(ctx.session, partial(_copy_failed, template_id, [p[0] for p in plans], copied))
     for ref_id, zone, destination in plans:
         copied.append(destination)
         physical = copy_file(source, destination)
         with step(ctx) as s:
+            secondary_usage.recharge(s, template.account_id, source_ref.physical_size, physical)
             s.execute(update(TemplateStoreRef).where(TemplateStoreRef.id == ref_id)
                       .values(download_state=DownloadState.DOWNLOADED, download_pct=100, size=source_ref.size,
                               physical_size=physical, last_updated=utcnow()))
@@ -303,10 +299,13 @@ def copy(ctx: Context, template_id: int, source_zone: Zone | None, targets: list
     return targets[0]
 
 
-def _copy_failed(ref_ids: list[int], paths: list[str]) -> None:
+def _copy_failed(template_id: int, ref_ids: list[int], paths: list[str]) -> None:
     with db.session() as s:
-        s.execute(delete(TemplateStoreRef).where(TemplateStoreRef.id.in_(ref_ids),
-                                                 TemplateStoreRef.download_state != DownloadState.DOWNLOADED))
+        template = s.get(Template, template_id)
+        unfinished = s.scalars(select(TemplateStoreRef).where(
+            TemplateStoreRef.id.in_(ref_ids), TemplateStoreRef.download_state != DownloadState.DOWNLOADED)).all()
+        secondary_usage.refund(s, template.account_id, sum(ref.physical_size or 0 for ref in unfinished))
+        s.execute(delete(TemplateStoreRef).where(TemplateStoreRef.id.in_([ref.id for ref in unfinished])))
     for path in paths:
         for candidate in (path + ".part",):
             if os.path.exists(candidate):
@@ -330,9 +329,6 @@ def check_extract(session: Session, caller: Caller, template: Template, mode: st
     if ref is None:
         raise InvalidParameter(f"Template {template.uuid} is not ready" + (f" in zone {zone.uuid}" if zone else "")
                                + " (zoneid)")
-    if session.get(ImageStore, ref.store_id).provider != "Local":
-        raise ResourceUnavailable("Extracting from NFS image stores needs the secondary-storage agent (not "
-                                  "available yet)")
 
 
 def _base_url(session: Session) -> str:
@@ -398,7 +394,10 @@ def download(token: str, filename: str):
         store = session.get(ImageStore, row.store_id)
         if template is None or template.removed is not None or store is None:
             return JSONResponse({"error": "the template is gone"}, status_code=404)
+    try:
         path = snapshots.store_file(store, row.install_path)
+    except CloudError as error:
+        return JSONResponse({"error": error.message}, status_code=503)
     if not os.path.isfile(path):
         return JSONResponse({"error": "the template file is gone"}, status_code=404)
     return FileResponse(path, media_type="application/octet-stream", filename=filename)

@@ -23,7 +23,7 @@ from management.iam.access import Scope, check_account_access
 from management.iam.models import Account, Domain
 from management.infra.models import Zone
 from management.jobs.service import after_commit
-from management.storage import images
+from management.storage import images, secondary_usage
 from management.storage.models import (
     DownloadState,
     GuestOs,
@@ -385,6 +385,7 @@ def delete_template(session: Session, caller: Caller, template: Template, *, iso
             events.record_usage(session, usage_type, account_id=template.account_id, zone_id=ref.zone_id,
                                 resource_id=template.id, resource_name=template.name)
         doomed.append((stores[ref.store_id], ref))
+        secondary_usage.refund(session, template.account_id, ref.physical_size)
         session.delete(ref)
     session.flush()
     remaining = session.scalar(select(TemplateStoreRef.id).where(TemplateStoreRef.template_id == template.id))

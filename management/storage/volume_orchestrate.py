@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import time
-from pathlib import Path
 
 from sqlalchemy import select, update
 
@@ -30,7 +29,7 @@ from management.db import db, utcnow
 from management.errors import CloudError, InsufficientCapacity, InvalidParameter, ResourceUnavailable
 from management.infra.models import Host
 from management.limits import service as limits
-from management.storage import pool_hosts, volumes
+from management.storage import pool_hosts, secondary, volumes
 from management.storage.models import ImageStore, StoragePool
 
 log = logging.getLogger(__name__)
@@ -105,7 +104,7 @@ def materialise(ctx: Context, volume_id: int, vm_id: int) -> tuple[Host, str]:
         size, uploaded = volume.size, volume.state == "Copying"
     try:
         if source:
-            answer = _call(host, CopyVolume(source=source, destination=path, size_bytes=size), timeout=COPY_TIMEOUT)
+            answer = _call(host, CopyVolume(source=source[0], source_store=source[1], destination=path, size_bytes=size), timeout=COPY_TIMEOUT)
         else:
             answer = _call(host, CreateVolume(path=path, size_bytes=size, format="qcow2"))
     except AgentFailure as error:
@@ -332,14 +331,22 @@ def delete(session, caller, volume: Volume) -> None:
 
 
 def remove_secondary(session, volume: Volume) -> None:
+    """Remove the volume's upload and extract copies from its image store (an unreachable NFS store is logged;
+    the storage cleanup removes the files later, no row pointing at them)."""
     store = session.get(ImageStore, volume.store_id) if volume.store_id else None
-    if store is None or store.provider != "Local" or not store.path:
+    if store is None:
         return
-    shutil.rmtree(volume_dir(store, volume), ignore_errors=True)
+    try:
+        folder = secondary.node_path(store, volume_dir(volume))
+    except CloudError as error:
+        log.warning("could not remove the copies of volume %s: %s", volume.uuid, error.message)
+        return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
-def volume_dir(store: ImageStore, volume: Volume) -> Path:
-    return Path(store.path) / "volumes" / str(int(volume.account_id)) / str(int(volume.id))
+def volume_dir(volume: Volume) -> str:
+    """The volume's folder on an image store, relative to the store's root (uploads and extracts)."""
+    return f"volumes/{int(volume.account_id)}/{int(volume.id)}"
 
 
 # --- extract ---------------------------------------------------------------------------------------------------
@@ -350,14 +357,14 @@ def extract(ctx: Context, volume_id: int) -> Volume:
 
     with step(ctx) as s:
         volume = volumes.fresh(s, volume_id)
-        stores = [st for st in images.zone_stores(s, volume.zone_id) if st.provider == "Local" and st.path]
+        stores = images.zone_stores(s, volume.zone_id)
         if not stores:
-            raise ResourceUnavailable("No image store of the zone can hold the extracted volume (Local stores only)")
+            raise ResourceUnavailable("No image store of the zone can hold the extracted volume")
         store = stores[0] if volume.store_id is None else s.get(ImageStore, volume.store_id)
+        s.expunge(store)
         expires = int(time.time()) + config.get_int(s, "extract.url.expiration.interval")
         token = f"{secrets.token_hex(16)}-{expires}"  # the link stops working after extract.url.expiration.interval
-        relative = f"volumes/{volume.account_id}/{volume.id}/extract/{volume.uuid}.qcow2"
-        destination = os.path.join(store.path, relative)
+        relative = f"{volume_dir(volume)}/extract/{volume.uuid}.qcow2"
         if volume.pool_id is None:
             if not volume.source_path:
                 raise InvalidParameter(f"Volume {volume.uuid} has no data yet (state {volume.state}): attach it to "
@@ -368,12 +375,15 @@ def extract(ctx: Context, volume_id: int) -> Volume:
             vm = s.get(VMInstance, volume.vm_id) if volume.vm_id else None
             host = host_for(s, s.get(StoragePool, volume.pool_id), vm.last_host_id if vm else None)
         store_id = store.id
-    if host is None:
-        os.makedirs(os.path.dirname(destination), exist_ok=True)
-        shutil.copyfile(source, destination)
+    if host is None:  # an uploaded volume never attached: both copies are on the store, copied by this node
+        destination = secondary.node_path(store, relative)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(secondary.node_path(store, source), destination)
     else:
+        path, store_url = secondary.agent_source(store, relative)
         try:
-            _call(host, CopyVolume(source=source, destination=destination), timeout=COPY_TIMEOUT)
+            _call(host, CopyVolume(source=source, destination=path, destination_store=store_url),
+                  timeout=COPY_TIMEOUT)
         except AgentFailure as error:
             raise ResourceUnavailable(f"Unable to extract volume {volume_id}: {error}") from None
     with step(ctx) as s:
@@ -383,7 +393,7 @@ def extract(ctx: Context, volume_id: int) -> Volume:
         s.flush()
         volumes.event(s, ctx.caller, "VOLUME.EXTRACT", f"Extracted volume {volume.name}", volume)
     if old and old != relative:
-        _remove_quietly(os.path.join(store.path, old))
+        _remove_quietly(str(secondary.node_path(store, old)))
     return volume
 
 
@@ -404,6 +414,9 @@ def extracted_file(token: str) -> tuple[str, str] | None:
         if volume is None or not volume.extract_path or volume.store_id is None:
             return None
         store = s.get(ImageStore, volume.store_id)
-        if store is None or not store.path:
+        if store is None:
             return None
-        return os.path.join(store.path, volume.extract_path), f"{volume.uuid}.qcow2"
+    try:
+        return str(secondary.node_path(store, volume.extract_path)), f"{volume.uuid}.qcow2"
+    except CloudError:
+        return None

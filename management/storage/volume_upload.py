@@ -27,7 +27,7 @@ from management.events import service as events
 from management.iam.models import Domain
 from management.infra.models import Zone
 from management.limits import service as limits
-from management.storage import download, images, volumes
+from management.storage import download, images, secondary, volumes
 from management.storage import templates as tmpl
 from management.storage.models import ImageStore
 from management.storage.volume_orchestrate import volume_dir
@@ -45,7 +45,7 @@ def create(session, caller: Caller, *, name: str, zone: Zone, url: str, fmt: str
         tmpl.parse_checksum(checksum)
     owner = volumes.owner_of(session, caller, account_name, domain)
     zone = volumes._usable_zone(session, caller, zone)
-    if not [s for s in images.zone_stores(session, zone.id) if s.provider == "Local" and s.path]:
+    if not images.zone_stores(session, zone.id):
         raise ResourceUnavailable(f"Zone {zone.name} has no image store to upload the volume to")
     if disk_offering is not None and not disk_offering.customized:
         raise InvalidParameter("The disk offering of an uploaded volume must be a custom size offering "
@@ -65,15 +65,21 @@ def run(ctx: Context, volume_id: int) -> None:
         volume = volumes.fresh(s, volume_id)
         if volume.state != "NotUploaded":
             return
-        store = next(st for st in images.zone_stores(s, volume.zone_id) if st.provider == "Local" and st.path)
+        store = images.zone_stores(s, volume.zone_id)[0]
         volumes.transition(s, volume, "UploadRequested", store_id=store.id, status="0% Uploaded")
         s.expunge(store)
         max_bytes = max(config.get_int(s, "max.template.iso.size"), 0) * download.GIB or 50 * download.GIB
         job = download.Job(ref_id=0, template_id=volume.id, template_uuid=volume.uuid, account_id=volume.account_id,
                            name=volume.name, url=volume.url, format=volume.format, checksum=volume.checksum,
                            store=store, max_bytes=max_bytes, networks=tmpl.allowed_internal_networks(s))
-        owner_id, folder = volume.account_id, volume_dir(store, volume)
-    final = folder / f"{job.template_uuid}.{job.format.lower()}"
+        owner_id, relative = volume.account_id, volume_dir(volume)
+    relative = f"{relative}/{job.template_uuid}.{job.format.lower()}"
+    try:
+        final = secondary.node_path(store, relative)
+    except CloudError as error:
+        _record_failure(ctx, volume_id, error.message)
+        raise ResourceUnavailable(f"Failed to upload volume: {error.message}") from None
+    folder = final.parent
     partial = folder / f".{job.template_uuid}.part"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -88,7 +94,7 @@ def run(ctx: Context, volume_id: int) -> None:
         with step(ctx) as s:
             limits.reserve(s, account_id=owner_id, resource="primary_storage", amount=virtual)
             volume = volumes.fresh(s, volume_id)
-            volumes.transition(s, volume, "OperationSucceeded", size=virtual, source_path=str(final),
+            volumes.transition(s, volume, "OperationSucceeded", size=virtual, source_path=relative,
                                status="Download Complete")
             volumes.event(s, ctx.caller, "VOLUME.UPLOAD", f"Uploaded volume {volume.name} ({virtual} bytes)", volume)
             events.record_usage(s, "VOLUME.UPLOAD", account_id=volume.account_id, zone_id=volume.zone_id,

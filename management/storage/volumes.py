@@ -27,6 +27,7 @@ from management.iam.access import check_account_access
 from management.iam.models import Account, Domain
 from management.infra.models import Zone
 from management.limits import service as limits
+from management.storage.models import ImageStore
 
 log = logging.getLogger(__name__)
 GIB = 1 << 30
@@ -93,14 +94,21 @@ def target_of(device_id: int) -> str:
     return f"vd{DISK_LETTERS[device_id]}"
 
 
-def volume_source(session: Session, volume: Volume) -> str | None:
-    """What a volume not yet on a pool is copied from (its snapshot's backup, or its uploaded image), or None
-    for an empty new volume (and for ROOT volumes, made on their template)."""
+def volume_source(session: Session, volume: Volume) -> tuple[str, str | None] | None:
+    """What a volume not yet on a pool is copied from, as an agent reads it: (path, NFS store URL the path is
+    relative to or None) of its snapshot's backup or of its uploaded image; None for an empty new volume (and
+    for ROOT volumes, made on their template)."""
     if volume.snapshot_id is not None:
         from management.storage import snapshots  # the snapshots domain's contract
 
-        return snapshots.backup_source(session, volume.snapshot_id)[0]
-    return volume.source_path
+        path, store_url, _size = snapshots.backup_source(session, volume.snapshot_id)
+        return path, store_url
+    if not volume.source_path:
+        return None
+    from management.storage import secondary
+
+    store = session.get(ImageStore, volume.store_id) if volume.store_id else None
+    return secondary.agent_source(store, volume.source_path) if store is not None else (volume.source_path, None)
 
 
 # --- access ----------------------------------------------------------------------------------------------------
@@ -177,7 +185,7 @@ def create(session: Session, caller: Caller, req: CreateRequest) -> Volume:
         from management.storage import snapshots  # the snapshots domain's contract
 
         snapshot = snapshots.usable_snapshot(session, caller, req.snapshot_uuid)
-        _path, size = snapshots.backup_source(session, snapshot.id)
+        _path, _store, size = snapshots.backup_source(session, snapshot.id)
         snapshot_id = snapshot.id
         zone = req.zone or session.get(Zone, getattr(snapshot, "zone_id", None) or 0)
         source = session.get(Volume, getattr(snapshot, "volume_id", None) or 0)

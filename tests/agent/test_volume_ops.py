@@ -71,8 +71,8 @@ def test_simulator_volume_bookkeeping():
     DetachDisk(vm_name="i-2-7-VM", disk=disk).run(sim)
     assert sim.attached["i-2-7-VM"] == {}
     sim.volumes["nfs://192.0.2.9/export/snapshots/2/s1.qcow2"] = 3 * MIB  # a backup on an NFS image store
-    assert CopyVolume(source="nfs://192.0.2.9/export/snapshots/2/s1.qcow2", destination="/pool/b").run(sim) == \
-        {"size": 3 * MIB}
+    assert CopyVolume(source="snapshots/2/s1.qcow2", source_store="nfs://192.0.2.9/export",
+                      destination="/pool/b").run(sim) == {"size": 3 * MIB}
     sim.failures["copy_volume"] = "agent killed"
     with pytest.raises(HypervisorError, match="agent killed"):
         CopyVolume(source="/pool/a", destination="/pool3/a").run(sim)

@@ -84,10 +84,11 @@ def add_kvm_host(api: CloudStack, zone: dict, pod: dict, cluster: dict, ip: str 
 
 
 def kvm_zone(world: dict, api: CloudStack, *, name: str, net: str,
-             agents: tuple[tuple[str, str, str], ...] = (("kvm-e2e", "qemu:///system", "127.0.0.1"),)) -> dict:
+             agents: tuple[tuple[str, str, str], ...] = (("kvm-e2e", "qemu:///system", "127.0.0.1"),),
+             image_store_url: str | None = None) -> dict:
     """A Basic zone on ``net`` (x.y.z: pod .10-.20, guests .100-.120) with a KVM cluster of ``agents``
-    ((name, libvirt URI, private IP) each, registered by addHost), a SharedMountPoint pool and a Local image
-    store in the world's folders; enabled."""
+    ((name, libvirt URI, private IP) each, registered by addHost), a SharedMountPoint pool and an image store
+    (Local in the world's folder, or NFS at ``image_store_url``); enabled."""
     api.updateConfiguration(name="secstorage.allowed.internal.sites", value="127.0.0.1/32")
     zone = api.createZone(name=name, networktype="Basic", dns1="192.0.2.53", internaldns1="192.0.2.54")["zone"]
     pod = api.createPod(zoneid=zone["id"], name="p1", gateway=f"{net}.1", netmask="255.255.255.0",
@@ -103,7 +104,11 @@ def kvm_zone(world: dict, api: CloudStack, *, name: str, net: str,
                            what=f"agent {agent_name} registration"))
     api.createStoragePool(zoneid=zone["id"], podid=pod["id"], clusterid=cluster["id"], name="pri", scope="cluster",
                           url=f"SharedMountPoint://localhost{world['root'] / 'primary'}")
-    api.addImageStore(provider="Local", url=f"file://{world['root'] / 'secondary'}", zoneid=zone["id"], name="sec")
+    if image_store_url:
+        api.addImageStore(provider="NFS", url=image_store_url, zoneid=zone["id"], name="sec")
+    else:
+        api.addImageStore(provider="Local", url=f"file://{world['root'] / 'secondary'}", zoneid=zone["id"],
+                          name="sec")
     api.updateZone(id=zone["id"], allocationstate="Enabled")
     return {"zone": zone, "pod": pod, "cluster": cluster, "hosts": hosts}
 

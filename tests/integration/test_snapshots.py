@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -426,3 +427,41 @@ def test_storage_gc_removes_only_what_nothing_references(cloud, admin, env):
         admin("resetConfiguration", name="storage.cleanup.interval")
         engine.dispose()
     admin.wait_job(admin("deleteSnapshot", id=kept["id"])["jobid"])
+
+
+def test_secondary_storage_limit_counts_snapshots_and_templates(admin, make_account, web, env):  # noqa: F811
+    """secondary_storage (GiB) counts snapshot backups and template copies: createTemplate is refused when its
+    estimate does not fit, a download that would pass the limit ends in error with nothing kept, and deleting
+    gives the bytes back."""
+    account, user = make_account()
+    limit = partial(admin, "updateResourceLimit", account=account["name"], domainid=account["domainid"],
+                    resourcetype="11")
+    limit(max="3")
+    vm = deploy(user, env, name=unique("sec"), rootdisksize="2")
+    user.wait_job(user("stopVirtualMachine", id=vm["id"])["jobid"])
+    snap = user.wait_job(user("createSnapshot", volumeid=root_volume(user, vm["id"])["id"])["jobid"])
+    snap = snap["jobresult"]["snapshot"]
+    assert snapshot_total(admin, account["id"])[1] == 2
+    with pytest.raises(ApiError) as err:  # 2 GiB more would not fit in 3
+        user("createTemplate", snapshotid=snap["id"], name=unique("t"), displaytext="x", ostypeid=env["ostype"])
+    assert err.value.status == 535 and "secondary_storage" in err.value.body["errortext"]
+    limit(max="5")
+    made = user.wait_job(user("createTemplate", snapshotid=snap["id"], name=unique("t"), displaytext="x",
+                              ostypeid=env["ostype"])["jobid"])["jobresult"]["template"]
+    assert made["isready"] and snapshot_total(admin, account["id"])[1] == 2  # the real (small) size is kept
+
+    limit(max="2")  # already full: a download has no room
+    ostype = env["ostype"]
+    late = user("registerTemplate", name=unique("dl"), displaytext="x", format="QCOW2", hypervisor="Simulator",
+                zoneid=env["zone"]["id"], ostypeid=ostype, url=f"{web}/tiny.qcow2")["template"][0]
+    failed = wait_template(user, late["id"])
+    assert not failed["isready"] and "secondary_storage" in failed["status"]
+    assert not list(env["store"].glob(f"template/tmpl/*/*/{late['id']}.*"))
+
+    user.wait_job(user("deleteTemplate", id=made["id"])["jobid"])
+    user.wait_job(user("deleteSnapshot", id=snap["id"])["jobid"])
+    assert snapshot_total(admin, account["id"])[1] == 0
+    again = user("registerTemplate", name=unique("dl"), displaytext="x", format="QCOW2", hypervisor="Simulator",
+                 zoneid=env["zone"]["id"], ostypeid=ostype, url=f"{web}/tiny.qcow2")["template"][0]
+    assert wait_template(user, again["id"])["isready"]
+    admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
