@@ -220,6 +220,17 @@ class GetStorageStats(Command):
         return {"capacity": capacity, "used": used}
 
 
+class RemoveStalePartials(Command):
+    """Storage cleanup on a pool: remove copies interrupted on any host (an agent killed mid-copy), by age."""
+
+    kind: Literal["RemoveStalePartials"] = "RemoveStalePartials"
+    local_path: str
+    older_than: float = Field(ge=60)
+
+    def run(self, driver) -> dict:
+        return {"removed": driver.remove_stale_partials(self.local_path, self.older_than)}
+
+
 class GetVmStates(Command):
     kind: Literal["GetVmStates"] = "GetVmStates"
 

@@ -74,6 +74,10 @@ class HypervisorDriver(VolumeOps, SnapshotOps, SecurityGroupOps, StaticNatOps, G
     def pool_stats(self, local_path: str) -> tuple[int, int]:
         return pools.measure(local_path)
 
+    def remove_stale_partials(self, local_path: str, older_than: float) -> list[str]:
+        """Remove interrupted copies (``<uuid>.part``) from a pool; returns their names."""
+        return pools.remove_stale_partials(local_path, older_than)
+
     def image_store_path(self, path: str, store_url: str | None) -> str:
         """Where this host reads ``path`` of an image store (an NFS store is mounted on first use)."""
         return pools.resolve(path, store_url)

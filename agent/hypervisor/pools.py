@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
+import time
 from urllib.parse import urlparse
 
 from agent.hypervisor.errors import HypervisorError
@@ -63,6 +65,33 @@ def release(pool_type: str, local_path: str, run=subprocess.run) -> None:
         result = run(["umount", local_path], capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise HypervisorError(f"cannot unmount {local_path}: {(result.stderr or result.stdout).strip()}")
+
+
+# What an interrupted copy onto a pool leaves: ``<volume or template uuid>.part`` or a config drive's
+# ``configdrive-<instance>.iso.part`` (agents write through ``.part`` and rename).
+PARTIAL = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|configdrive-[\w.-]+\.iso)\.part$")
+
+
+def remove_stale_partials(local_path: str, older_than: float) -> list[str]:
+    """Remove the partial files our agents write on a pool that nobody has written for ``older_than``
+    seconds (a copy in progress keeps its file's mtime fresh; one whose agent was killed does not).
+    Only top-level files of our own naming are considered: nothing else on a shared mount is touched."""
+    removed = []
+    cutoff = time.time() - older_than
+    try:
+        entries = list(os.scandir(local_path))
+    except OSError as error:
+        raise HypervisorError(f"cannot list storage pool at {local_path}: {error}") from None
+    for entry in entries:
+        if not PARTIAL.match(entry.name) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.remove(entry.path)
+                removed.append(entry.name)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 SECONDARY_ROOT = "/mnt/secondary"

@@ -102,6 +102,10 @@ class SimulatorDriver(SimulatorVolumeOps, SimulatorSnapshotOps, SimulatorSecurit
             used = sum(self.volumes.values())
         return self.local_storage_bytes, min(used, self.local_storage_bytes)
 
+    def remove_stale_partials(self, local_path: str, older_than: float) -> list[str]:
+        self._step("remove_stale_partials")
+        return []  # the simulator writes no files on pools
+
     def image_store_path(self, path: str, store_url: str | None) -> str:
         return f"{store_url.rstrip('/')}/{path.lstrip('/')}" if store_url else path
 

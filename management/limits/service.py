@@ -108,14 +108,21 @@ def account_limits(session: Session, accounts: list[Account],
     if ids:
         for row in session.scalars(select(ResourceLimit).where(ResourceLimit.account_id.in_(ids))):
             own[(row.account_id, row.type)] = row.max
+    defaults: dict[tuple[int, str], int] = {}  # (account type, type name): the setting, read once per call
     result = {}
     for account in accounts:
         for rtype in types:
+            key = (account.id, rtype.name)
             if account.type == AccountType.ADMIN:
-                result[(account.id, rtype.name)] = UNLIMITED
+                result[key] = UNLIMITED
+            elif key in own:
+                result[key] = own[key]
             else:
-                result[(account.id, rtype.name)] = own.get((account.id, rtype.name),
-                                                           default_account_limit(session, account.type, rtype))
+                default = defaults.get((account.type, rtype.name))
+                if default is None:
+                    default = defaults[(account.type, rtype.name)] = default_account_limit(session, account.type,
+                                                                                          rtype)
+                result[key] = default
     return result
 
 

@@ -11,6 +11,9 @@ Removes what nothing references any more, and never what is referenced:
   of no live snapshot, template folders (``template/tmpl/<account>/<template>/``) of no template copy in
   that store, and ``.part`` leftovers; only files older than one cleanup interval (a copy being written
   right now is never touched).
+* **interrupted copies on primary storage** (``<uuid>.part`` left by an agent killed in the middle of a
+  copy): one Up host per pool removes those nobody has written for an hour or one cleanup interval,
+  whichever is longer (``RemoveStalePartials``; a copy in progress keeps its file fresh).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, select, update
 
-from agent.protocol import DeleteVolume
+from agent.protocol import DeleteVolume, RemoveStalePartials
 from management.compute.vm_models import TemplatePoolRef, Volume
 from management.compute.vm_tx import agent_call
 from management.config import service as config
@@ -32,7 +35,7 @@ from management.db import db, utcnow
 from management.errors import CloudError
 from management.infra.models import Host
 from management.jobs.periodic import periodic
-from management.storage import secondary
+from management.storage import pool_hosts, secondary
 from management.storage.models import ImageStore, StoragePool, TemplateStoreRef
 from management.storage.snapshot_models import Snapshot, SnapshotState, SnapshotStoreRef
 
@@ -57,7 +60,8 @@ def collect_garbage() -> None:
 
 def run_once(grace_seconds: int) -> dict[str, int]:
     """One pass; returns what was removed (for logs and tests)."""
-    removed = {"pool_copies": unused_pool_copies(grace_seconds), "files": 0}
+    removed = {"pool_copies": unused_pool_copies(grace_seconds), "files": 0,
+               "partials": stale_partials(max(grace_seconds, PARTIAL_AGE))}
     with db.read_session() as session:
         stores = session.scalars(select(ImageStore).where(ImageStore.removed.is_(None))).all()
     for store in stores:
@@ -72,6 +76,35 @@ def run_once(grace_seconds: int) -> dict[str, int]:
             removed["files"] += orphan_files(store.id, root, grace_seconds)
     if any(removed.values()):
         log.info("storage cleanup removed %s", removed)
+    return removed
+
+
+# --- interrupted copies on pools ------------------------------------------------------------------------------
+
+PARTIAL_AGE = 3600  # seconds without a write before a pool's .part file counts as abandoned
+
+
+def stale_partials(older_than: int) -> int:
+    with db.read_session() as session:
+        pools = session.scalars(select(StoragePool).where(StoragePool.removed.is_(None),
+                                                          StoragePool.simulated.is_(False),
+                                                          StoragePool.status == "Up")).all()
+        work = [(pool.name, pool_hosts.local_path(pool), _pool_host(session, pool)) for pool in pools]
+    removed = 0
+    for name, path, host in work:
+        if host is None:
+            continue
+        try:
+            answer = agent_call(host, RemoveStalePartials(local_path=path, older_than=older_than), timeout=120)
+        except Exception:
+            log.warning("sweeping interrupted copies on pool %s failed", name, exc_info=True)
+            continue
+        if answer.ok:
+            for file in answer.data.get("removed", []):
+                log.info("removed interrupted copy %s from pool %s", file, name)
+            removed += len(answer.data.get("removed", []))
+        else:
+            log.warning("sweeping interrupted copies on pool %s: %s", name, answer.details)
     return removed
 
 

@@ -191,6 +191,33 @@ def test_pools_of_a_kvm_cluster_are_prepared_and_sized_by_its_agents(admin, zone
     admin("deleteStoragePool", id=pool["id"])
 
 
+def test_storage_cleanup_sweeps_interrupted_copies_through_an_agent(admin, zone, kvm_host, tmp_path):
+    """A copy interrupted on a host (its agent killed) leaves ``<uuid>.part`` on the pool: the storage cleanup
+    has one of the pool's hosts remove it once nobody wrote it for an hour; a fresh one (a copy in progress),
+    a volume and a file of someone else's on the shared mount are left alone."""
+    import os
+
+    shared = tmp_path / "swept-primary"
+    shared.mkdir()
+    pool = admin("createStoragePool", zoneid=zone["zone"]["id"], podid=zone["pod"]["id"],
+                 clusterid=zone["kvm"]["id"], name=unique("sweep"),
+                 url=f"SharedMountPoint://localhost{shared}")["storagepool"]
+    stale, fresh, volume, other = (shared / f"{uuid.uuid4()}.part", shared / f"{uuid.uuid4()}.part",
+                                   shared / str(uuid.uuid4()), shared / "notes.part")
+    old = time.time() - 2 * 3600
+    for path in (stale, fresh, volume, other):
+        path.write_bytes(b"x" * 1024)
+    for path in (stale, volume, other):
+        os.utime(path, (old, old))
+    admin("updateConfiguration", name="storage.cleanup.interval", value="2")
+    try:
+        wait_for(lambda: not stale.exists(), timeout=60, what="the interrupted copy swept")
+        assert fresh.exists() and volume.exists() and other.exists()
+    finally:
+        admin("resetConfiguration", name="storage.cleanup.interval")
+        admin("deleteStoragePool", id=pool["id"])
+
+
 def test_simulator_driven_agent_joins_its_cluster_at_once(admin, zone, agents, link, fast_pings):
     guid = str(uuid.uuid4())
     agents.start(guid, driver="simulator", private_ip="192.0.2.12", zone=zone["zone"]["id"],

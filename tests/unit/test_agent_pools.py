@@ -3,6 +3,7 @@ The mount command itself is faked here (no NFS server in this sandbox); director
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -103,3 +104,25 @@ def test_the_management_node_mounts_an_nfs_image_store_once(tmp_path, export, mo
     assert secondary.agent_source(store, "template/t.qcow2") == ("template/t.qcow2", "nfs://192.0.2.9/export/sec")
     secondary.release_all(data_dir=tmp_path)
     assert not pools.is_mounted(str(local))
+
+
+def test_remove_stale_partials_takes_only_our_abandoned_copies(tmp_path):
+    import time
+    import uuid
+
+    from agent.hypervisor.pools import remove_stale_partials
+
+    names = {"stale": f"{uuid.uuid4()}.part", "drive": "configdrive-i-2-9-VM.iso.part",
+             "fresh": f"{uuid.uuid4()}.part", "volume": str(uuid.uuid4()), "foreign": "backup.tar.part"}
+    old = time.time() - 7200
+    for key, name in names.items():
+        (tmp_path / name).write_bytes(b"x")
+        if key != "fresh":
+            os.utime(tmp_path / name, (old, old))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / names["stale"]).write_bytes(b"x")
+    os.utime(tmp_path / "sub" / names["stale"], (old, old))
+    assert sorted(remove_stale_partials(str(tmp_path), 3600)) == sorted([names["stale"], names["drive"]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names["fresh"], names["volume"], names["foreign"],
+                                                                 "sub"])
+    assert (tmp_path / "sub" / names["stale"]).exists()  # only the pool's top level
