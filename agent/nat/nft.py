@@ -10,8 +10,8 @@ The table holds two maps and three NAT chains::
 
 The maps are the whole state: applying, revoking or syncing rules rewrites their elements in one ``nft -f``
 transaction (all or nothing), so every operation is idempotent and a restarted agent finds what it left. The
-host answers for a public IP because the address is added (``/32``) to the public device; IPv4 forwarding is
-switched on. Nothing outside this table and those addresses is touched.
+host answers for a public IP because the address is added (``/32``) to the public device and announced with a
+gratuitous ARP (``agent.nat.garp``); IPv4 forwarding is switched on. Nothing outside this table and those addresses is touched.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import subprocess
 from dataclasses import dataclass
 
 from agent.hypervisor.errors import HypervisorError
+from agent.nat import garp
 
 TABLE = "cloudstack_nat"
 DNAT_MAP, SNAT_MAP = "public_to_guest", "guest_to_public"
@@ -151,5 +152,6 @@ class StaticNat:
                    for link in shown for info in link.get("addr_info", []))
         if present and not have:
             _run(["ip", "addr", "add", f"{address}/32", "dev", device])
+            garp.announce(address, device)  # neighbours with a stale or failed entry update it now
         elif not present and have:
             _run(["ip", "addr", "del", f"{address}/32", "dev", device])
