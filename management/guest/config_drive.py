@@ -213,14 +213,9 @@ def add_devices(session, vm: VMInstance, spec, host: Host | None) -> None:
 
 def _host_reaching(session, pool: StoragePool, vm: VMInstance) -> Host | None:
     """An Up host that reaches ``pool`` (the VM's last host first)."""
-    query = select(Host).where(Host.zone_id == pool.zone_id, Host.removed.is_(None), Host.status == "Up",
-                               Host.type == "Routing")
-    if pool.scope == "HOST":
-        query = query.where(Host.id == pool.host_id)
-    elif pool.scope == "CLUSTER":
-        query = query.where(Host.cluster_id == pool.cluster_id)
-    hosts = list(session.scalars(query.order_by(Host.id)))
-    return next((h for h in hosts if h.id == vm.last_host_id), hosts[0] if hosts else None)
+    from management.storage.pool_hosts import reaching
+
+    return next(iter(reaching(session, pool, prefer=vm.last_host_id)), None)
 
 
 def remove_drive(session, vm: VMInstance) -> None:

@@ -59,6 +59,21 @@ class Scope:
         return true()
 
 
+def owner_for(session: Session, caller: Caller, account_name: str | None, domain: Domain | None) -> Account:
+    """The account a new resource belongs to: the caller's own, or ``account`` + ``domainid`` (both, as
+    CloudStack wants them) when the caller may act for that account."""
+    if account_name is None and domain is None:
+        return session.get(Account, caller.account_id)
+    if account_name is None or domain is None:
+        raise InvalidParameter("Account name and domainid must be specified together")
+    owner = session.scalar(select(Account).where(Account.domain_id == domain.id, Account.account_name == account_name,
+                                                 Account.removed.is_(None)))
+    if owner is None:
+        raise InvalidParameter(f"Unable to find account {account_name} in domain {domain.uuid}")
+    check_account_access(session, caller, owner)
+    return owner
+
+
 def list_scope(session: Session, caller: Caller, *, account_name: str | None = None, domain: Domain | None = None,
                recursive: bool = False, listall: bool = False, by_id: bool = False) -> Scope:
     """Scope of a list of owned resources, exactly as CloudStack scopes it."""

@@ -11,7 +11,7 @@ from management.context import Caller
 from management.db import utcnow
 from management.errors import InsufficientCapacity, InvalidParameter
 from management.events import service as events
-from management.iam.access import check_account_access
+from management.iam.access import check_account_access, owner_for
 from management.iam.models import Account, Domain
 from management.infra import ips
 from management.infra.models import IpAddress, VlanRange, Zone
@@ -20,16 +20,7 @@ from management.network.models import Network
 
 
 def owner_of(session: Session, caller: Caller, account_name: str | None, domain: Domain | None) -> Account:
-    if account_name is None and domain is None:
-        return session.get(Account, caller.account_id)
-    if account_name is None or domain is None:
-        raise InvalidParameter("Invalid parameters: account and domainid must be given together")
-    owner = session.scalar(select(Account).where(Account.account_name == account_name,
-                                                 Account.domain_id == domain.id, Account.removed.is_(None)))
-    if owner is None:
-        raise InvalidParameter(f"Unable to find account {account_name} in domain {domain.uuid}")
-    check_account_access(session, caller, owner)
-    return owner
+    return owner_for(session, caller, account_name, domain)
 
 
 def is_public(session: Session, ip: IpAddress) -> bool:

@@ -111,14 +111,7 @@ def stale_partials(older_than: int) -> int:
 # --- template copies on pools ---------------------------------------------------------------------------------
 
 def _pool_host(session, pool: StoragePool) -> Host | None:
-    query = select(Host).where(Host.status == "Up", Host.removed.is_(None), Host.type == "Routing")
-    if pool.host_id is not None:
-        query = query.where(Host.id == pool.host_id)
-    elif pool.cluster_id is not None and pool.scope != "ZONE":
-        query = query.where(Host.cluster_id == pool.cluster_id)
-    else:
-        query = query.where(Host.zone_id == pool.zone_id)
-    return session.scalar(query.order_by(Host.id).limit(1))
+    return next(iter(pool_hosts.reaching(session, pool)), None)
 
 
 def _in_use(session, template_id: int, pool_id: int) -> bool:

@@ -40,6 +40,24 @@ def _command(pool: StoragePool, add: bool = True) -> ModifyStoragePool:
                              path=pool.path, local_path=local_path(pool))
 
 
+def reaching(session: Session, pool: StoragePool, *, prefer: int | None = None,
+             enabled_only: bool = False) -> list[Host]:
+    """The Up hosts that reach ``pool`` (its own host, its cluster's, or the zone's for a zone-wide pool),
+    ``prefer`` first: where an operation on the pool's files can run."""
+    query = select(Host).where(Host.removed.is_(None), Host.status == "Up", Host.type == "Routing")
+    if pool.scope == "HOST":
+        query = query.where(Host.id == pool.host_id)
+    elif pool.scope == "ZONE":
+        query = query.where(Host.zone_id == pool.zone_id)
+    else:
+        query = query.where(Host.cluster_id == pool.cluster_id)
+    if enabled_only:
+        query = query.where(Host.resource_state == "Enabled")
+    hosts = list(session.scalars(query.order_by(Host.id)))
+    hosts.sort(key=lambda h: h.id != prefer)
+    return hosts
+
+
 def hosts_of(session: Session, pool: StoragePool, *, up: bool = True) -> list[Host]:
     """The agent-driven hosts that should reach ``pool``."""
     if pool.simulated or pool.scope == "HOST":

@@ -173,15 +173,9 @@ def host_for_volume(session: Session, volume: Volume) -> tuple[Host, VMInstance 
     pool = session.get(StoragePool, volume.pool_id) if volume.pool_id else None
     if pool is None:
         raise InvalidParameter(f"Volume {volume.uuid} is not on primary storage yet (volumeid)")
-    query = select(Host).where(Host.status == "Up", Host.removed.is_(None), Host.type == "Routing",
-                               Host.resource_state == "Enabled")
-    if pool.host_id is not None:
-        query = query.where(Host.id == pool.host_id)
-    elif pool.cluster_id is not None and pool.scope != "ZONE":
-        query = query.where(Host.cluster_id == pool.cluster_id)
-    else:
-        query = query.where(Host.zone_id == pool.zone_id)
-    host = session.scalar(query.order_by(Host.id).limit(1))
+    from management.storage import pool_hosts
+
+    host = next(iter(pool_hosts.reaching(session, pool, enabled_only=True)), None)
     if host is None:
         raise ResourceUnavailable(f"Unable to take a snapshot of volume {volume.uuid}: no host that reaches storage "
                                   f"pool {pool.name} is Up")

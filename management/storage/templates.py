@@ -19,7 +19,7 @@ from management.context import Caller
 from management.db import utcnow
 from management.errors import InvalidParameter, PermissionDenied
 from management.events import service as events
-from management.iam.access import Scope, check_account_access
+from management.iam.access import Scope, check_account_access, owner_for
 from management.iam.models import Account, Domain
 from management.infra.models import Zone
 from management.jobs.service import after_commit
@@ -137,16 +137,7 @@ def pick(value: str, choices: tuple[str, ...], what: str) -> str:
 
 
 def template_owner(session: Session, caller: Caller, account_name: str | None, domain: Domain | None) -> Account:
-    if account_name is None and domain is None:
-        return session.get(Account, caller.account_id)
-    if account_name is None or domain is None:
-        raise InvalidParameter("Account name and domainid must be specified together")
-    owner = session.scalar(select(Account).where(Account.domain_id == domain.id, Account.account_name == account_name,
-                                                 Account.removed.is_(None)))
-    if owner is None:
-        raise InvalidParameter(f"Unable to find account {account_name} in domain {domain.uuid}")
-    check_account_access(session, caller, owner)
-    return owner
+    return owner_for(session, caller, account_name, domain)
 
 
 def target_zones(session: Session, zones: list[Zone | None], all_zones: bool) -> list[tuple[Zone, ImageStore]]:

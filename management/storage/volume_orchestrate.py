@@ -40,16 +40,11 @@ RESIZING, MIGRATING = "resizing:", "migrating:"
 
 # --- where a volume lives --------------------------------------------------------------------------------------
 
-def hosts_for_pool(session, pool: StoragePool, prefer: int | None = None) -> list[Host]:
-    hosts = [h for h in session.scalars(select(Host).where(Host.zone_id == pool.zone_id, Host.removed.is_(None),
-                                                           Host.status == "Up", Host.type == "Routing")
-                                        .order_by(Host.id)) if planner.pool_reachable(h, pool)]
-    hosts.sort(key=lambda h: h.id != prefer)
-    return hosts
+hosts_for_pool = pool_hosts.reaching
 
 
 def host_for(session, pool: StoragePool, prefer: int | None = None) -> Host:
-    hosts = hosts_for_pool(session, pool, prefer)
+    hosts = pool_hosts.reaching(session, pool, prefer=prefer)
     if not hosts:
         raise ResourceUnavailable(f"No host that is Up can reach storage pool {pool.name}")
     return hosts[0]
