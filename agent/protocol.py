@@ -87,6 +87,10 @@ class VmSpec(BaseModel):
     serial_log: str | None = None  # where the serial console is written, if anywhere
     limit_cpu_use: bool = False
     boot_from_cdrom: bool = False  # a VM deployed from an ISO boots from it while it is attached
+    # A dynamically scalable VM is defined with room to grow while it runs (ScaleVm): at most this many vCPUs
+    # and this much memory (None: fixed at vcpus / memory_mb).
+    max_vcpus: int | None = Field(default=None, ge=1)
+    max_memory_mb: int | None = Field(default=None, ge=16)
 
 
 class VmPower(BaseModel):
@@ -145,6 +149,21 @@ class RebootVm(Command):
     def run(self, driver) -> dict:
         driver.reboot(self.name)
         return {}
+
+
+class ScaleVm(Command):
+    """Scale a running VM up in place (vCPUs and memory hot-added, CPU weight raised), as CloudStack's
+    ScaleVmCommand; the VM must have been started with room for it (VmSpec.max_vcpus / max_memory_mb)."""
+
+    kind: Literal["ScaleVm"] = "ScaleVm"
+    name: str
+    vcpus: int = Field(ge=1)
+    cpu_speed_mhz: int = Field(ge=1)
+    memory_mb: int = Field(ge=16)
+
+    def run(self, driver) -> dict:
+        driver.scale(self.name, vcpus=self.vcpus, cpu_speed_mhz=self.cpu_speed_mhz, memory_mb=self.memory_mb)
+        return {"name": self.name, "vcpus": self.vcpus, "memory_mb": self.memory_mb}
 
 
 class MigrateVm(Command):

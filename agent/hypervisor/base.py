@@ -51,6 +51,10 @@ class HypervisorDriver(VolumeOps, SnapshotOps, SecurityGroupOps, StaticNatOps, G
     def migrate(self, name: str, destination_uri: str, live: bool = True) -> None:
         """Move a running VM to the host at ``destination_uri``."""
 
+    def scale(self, name: str, *, vcpus: int, cpu_speed_mhz: int, memory_mb: int) -> None:
+        """Grow a running VM to ``vcpus`` and ``memory_mb`` within the maximum it was started with."""
+        raise HypervisorError("this hypervisor cannot scale a running VM")
+
     @abstractmethod
     def create_volume(self, path: str, size_bytes: int, fmt: str = "qcow2", backing: str | None = None,
                       backing_format: str | None = None) -> int:
@@ -84,3 +88,15 @@ class HypervisorDriver(VolumeOps, SnapshotOps, SecurityGroupOps, StaticNatOps, G
 
     def close(self) -> None:
         """Release connections."""
+
+
+def check_scale(spec: VmSpec, vcpus: int, memory_mb: int) -> None:
+    """Refuse a live scale beyond what ``spec`` was started with room for (or any, for a fixed-size VM)."""
+    if spec.max_vcpus is None and spec.max_memory_mb is None:
+        raise HypervisorError(f"VM {spec.name} was not started dynamically scalable")
+    if vcpus > (spec.max_vcpus or spec.vcpus):
+        raise HypervisorError(f"cannot scale {spec.name} to {vcpus} vCPUs: it was started with room for at most "
+                              f"{spec.max_vcpus or spec.vcpus}")
+    if memory_mb > (spec.max_memory_mb or spec.memory_mb):
+        raise HypervisorError(f"cannot scale {spec.name} to {memory_mb} MiB: it was started with room for at most "
+                              f"{spec.max_memory_mb or spec.memory_mb} MiB")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from agent.hypervisor.base import HypervisorDriver, HypervisorError
+from agent.hypervisor.base import HypervisorDriver, HypervisorError, check_scale
 from agent.hypervisor.guest import SimulatorGuestOps
 from agent.hypervisor.nat import SimulatorStaticNatOps
 from agent.hypervisor.network import SimulatorSecurityGroupOps
@@ -69,6 +69,16 @@ class SimulatorDriver(SimulatorVolumeOps, SimulatorSnapshotOps, SimulatorSecurit
         with self.lock:
             if self.vms.get(name) != "PowerOn":
                 raise HypervisorError(f"VM {name} is not running")
+
+    def scale(self, name: str, *, vcpus: int, cpu_speed_mhz: int, memory_mb: int) -> None:
+        self._step("scale")
+        with self.lock:
+            spec = self.specs.get(name)
+            if spec is None:  # started by another process's simulator of this host: the rows are the truth
+                return
+            check_scale(spec, vcpus, memory_mb)
+            self.specs[name] = spec.model_copy(update={"vcpus": vcpus, "cpu_speed_mhz": cpu_speed_mhz,
+                                                       "memory_mb": memory_mb})
 
     def migrate(self, name: str, destination_uri: str, live: bool = True) -> None:
         self._step("migrate")

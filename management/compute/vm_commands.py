@@ -16,7 +16,7 @@ from management.api.native.registry import (
     Success,
     command,
 )
-from management.compute import states, vm_expunge, vm_orchestrate, vms
+from management.compute import states, vm_expunge, vm_orchestrate, vm_scale, vms
 from management.compute.models import DiskOffering, ServiceOffering
 from management.compute.vm_models import VMInstance
 from management.compute.vm_responses import VirtualMachineResponse, vm_views
@@ -274,12 +274,17 @@ class ScaleVirtualMachine(_VmCommand):
     details = Param("map", description="name value pairs of custom parameters for cpu,memory and cpunumber")
 
     def check(self, ctx: Context) -> None:
-        if self.id.state != states.STOPPED:
-            raise InvalidParameter(f"Unable to scale VM {self.id.uuid}: it is {self.id.state}; dynamic scaling of "
-                                   "running VMs is not supported, stop it first")
+        if self.id.state == states.RUNNING:  # dynamic scaling (vm_scale): checked here, done by the job
+            vm_scale.check(ctx.session, self.id, self.serviceofferingid, _details(self))
+        elif self.id.state != states.STOPPED:
+            raise InvalidParameter(f"Unable to scale VM {self.id.uuid}: it is {self.id.state}; it must be Running "
+                                   "(dynamic scaling) or Stopped")
 
     def run(self, ctx: Context) -> Success:
-        vms.change_offering(ctx.session, ctx.caller, self.id, self.serviceofferingid, _details(self))
+        if self.id.state == states.RUNNING:
+            vm_scale.scale(ctx, self.id.id, self.serviceofferingid.id, _details(self))
+        else:
+            vms.change_offering(ctx.session, ctx.caller, self.id, self.serviceofferingid, _details(self))
         return Success()
 
 

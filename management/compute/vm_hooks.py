@@ -199,6 +199,9 @@ def register() -> None:
 
     if recover_orphan not in runner.ORPHAN_HANDLERS:
         runner.ORPHAN_HANDLERS.append(recover_orphan)
+    from management.compute import vm_scale
+
+    vm_scale.register()
 
 
 register()

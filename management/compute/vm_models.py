@@ -130,6 +130,7 @@ class Volume(UuidMixin, Base):
     status: Mapped[str | None] = mapped_column(String(1024))
     extract_path: Mapped[str | None] = mapped_column(String(1024))
     extract_token: Mapped[str | None] = mapped_column(String(64))
+    upload_size: Mapped[int | None] = mapped_column(BigInteger)  # migration 0009: bytes of the upload on its store
 
 
 class TemplatePoolRef(Base):

@@ -414,7 +414,7 @@ def change_offering(session: Session, caller: Caller, vm: VMInstance, offering: 
     check_access(session, caller, vm)
     if vm.state != states.STOPPED:
         raise InvalidParameter(f"Unable to upgrade virtual machine {vm.uuid}: it is {vm.state}; stop it first "
-                               "(dynamic scaling of running VMs is not supported)")
+                               "(or grow it while it runs with scaleVirtualMachine)")
     check_offering(session, offering, session.get(Zone, vm.zone_id))
     if offering.id == vm.service_offering_id and not offering.customized:
         raise InvalidParameter(f"Not upgrading vm {vm.uuid} since it already has the requested service offering "

@@ -4,7 +4,9 @@ Counted, in bytes: each live snapshot's backup (the size of its volume, reserved
 requested), and each copy of the account's templates and ISOs on an image store (``template_store_ref
 .physical_size``: reserved with an estimate when a createTemplate or copyTemplate starts and set to the real
 size when the file is complete; for a download, counted when it completes, which fails with 535 if the
-account has no room left). Deleting the copy gives the bytes back. CloudStack counts the same things.
+account has no room left), and each uploaded volume's copy on its image store (``volumes.upload_size``,
+counted when the upload completes, with the same 535, and until the volume is deleted: the copy stays on the
+store as long as the volume lives). Deleting the copy gives the bytes back. CloudStack counts the same things.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from management.compute.vm_models import Volume
 from management.limits import service as limits
 from management.storage.models import Template, TemplateStoreRef
 
@@ -44,11 +47,24 @@ def template_bytes(session: Session, account_id: int) -> int:
                               .where(Template.account_id == account_id, Template.removed.is_(None))) or 0)
 
 
+def upload_bytes(session: Session, account_id: int) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(Volume.upload_size), 0)).where(
+        Volume.account_id == account_id, Volume.removed.is_(None))) or 0)
+
+
+def release_upload(session: Session, volume: Volume) -> None:
+    """The volume's uploaded copy is gone (or goes with the volume): its bytes are given back, once."""
+    if volume.upload_size:
+        refund(session, volume.account_id, volume.upload_size)
+        volume.upload_size = None
+
+
 def count(session: Session, account_id: int) -> int:
-    """The recount (updateResourceCount): snapshots plus template copies."""
+    """The recount (updateResourceCount): snapshots, template copies and uploaded volumes."""
     from management.storage.snapshots import count_secondary
 
-    return count_secondary(session, account_id) + template_bytes(session, account_id)
+    return count_secondary(session, account_id) + template_bytes(session, account_id) + upload_bytes(session,
+                                                                                                     account_id)
 
 
 def register() -> None:

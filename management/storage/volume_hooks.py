@@ -13,7 +13,7 @@ from management.compute.vm_models import Volume
 from management.compute.vm_tx import agent_call
 from management.db import db, utcnow
 from management.limits import service as limits
-from management.storage import volumes
+from management.storage import secondary_usage, volumes
 from management.storage.models import StoragePool
 from management.storage.volume_orchestrate import MIGRATING, RESIZING, hosts_for_pool, remove_secondary
 
@@ -81,9 +81,11 @@ def account_cleanup(session, caller, account) -> None:
 
 
 def vm_expunged(session, vm) -> None:
-    """A VM's volumes were expunged with it: remove their upload/extract copies on secondary storage too."""
+    """A VM's volumes were expunged with it: remove their upload/extract copies on secondary storage too (and
+    give back the secondary_storage an upload held)."""
     for volume in session.scalars(select(Volume).where(Volume.vm_id == vm.id, Volume.removed.is_not(None),
                                                        Volume.store_id.is_not(None))):
+        secondary_usage.release_upload(session, volume)
         remove_secondary(session, volume)
 
 

@@ -4,7 +4,8 @@ In the request the URL, format and checksum are checked (as for templates: http/
 extension, no internal addresses unless ``secstorage.allowed.internal.sites`` allows them) and the row is
 added (``NotUploaded``, one ``volume`` reserved). The job downloads the file with the template downloader's
 transfer (``management.storage.download.fetch``) into ``<store>/volumes/<account>/<volume>/``, checks the
-checksum and the image, reserves ``primary_storage`` for its virtual size and marks the volume ``Uploaded``;
+checksum and the image, reserves ``primary_storage`` for its virtual size and ``secondary_storage`` for the
+file (``secondary_usage``; 535 and ``UploadError`` when it does not fit) and marks the volume ``Uploaded``;
 it is copied to primary storage when first attached. A failed download leaves no file and the volume in
 ``UploadError`` with the reason in ``status`` (it can then be deleted).
 """
@@ -27,7 +28,7 @@ from management.events import service as events
 from management.iam.models import Domain
 from management.infra.models import Zone
 from management.limits import service as limits
-from management.storage import download, images, secondary, volumes
+from management.storage import download, images, secondary, secondary_usage, volumes
 from management.storage import templates as tmpl
 from management.storage.models import ImageStore
 from management.storage.volume_orchestrate import volume_dir
@@ -93,9 +94,10 @@ def run(ctx: Context, volume_id: int) -> None:
         os.replace(partial, final)
         with step(ctx) as s:
             limits.reserve(s, account_id=owner_id, resource="primary_storage", amount=virtual)
+            secondary_usage.charge(s, owner_id, physical)
             volume = volumes.fresh(s, volume_id)
             volumes.transition(s, volume, "OperationSucceeded", size=virtual, source_path=relative,
-                               status="Download Complete")
+                               upload_size=physical, status="Download Complete")
             volumes.event(s, ctx.caller, "VOLUME.UPLOAD", f"Uploaded volume {volume.name} ({virtual} bytes)", volume)
             events.record_usage(s, "VOLUME.UPLOAD", account_id=volume.account_id, zone_id=volume.zone_id,
                                 resource_id=volume.id, resource_name=volume.name, size=physical,

@@ -27,6 +27,7 @@ from management.iam.access import check_account_access, owner_for
 from management.iam.models import Account, Domain
 from management.infra.models import Zone
 from management.limits import service as limits
+from management.storage import secondary_usage
 from management.storage.models import ImageStore
 
 log = logging.getLogger(__name__)
@@ -368,6 +369,7 @@ def forget(session: Session, caller: Caller | None, volume: Volume, *, release_l
     if release_limits:
         limits.release(session, account_id=volume.account_id, resource="volume", amount=1)
         limits.release(session, account_id=volume.account_id, resource="primary_storage", amount=volume.size)
+        secondary_usage.release_upload(session, volume)
     now = utcnow()
     session.execute(update(Volume).where(Volume.id == volume.id).values(
         state="Expunged", removed=now, last_pool_id=volume.pool_id, pool_id=None, vm_id=None, device_id=None,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import inspect
 import uuid
 from pathlib import Path
+from xml.etree import ElementTree
 
+import libvirt
 import pytest
 
 from agent.hypervisor.base import HypervisorDriver, HypervisorError
+from agent.hypervisor.libvirt.domain_xml import domain_xml
 from agent.hypervisor.libvirt.driver import LibvirtDriver
 from agent.hypervisor.simulator import SimulatorDriver
 from agent.protocol import DiskSpec, NicSpec, VmSpec
@@ -40,6 +43,46 @@ def test_simulator_faults_and_delays():
     sim.failures.clear()
     sim.stop("i-2-1-VM")
     assert sim.vm_states() == {}
+
+
+def test_a_dynamically_scalable_domain_has_room_to_grow_and_grows_within_it():
+    """domain XML of a scalable VM: vCPUs 'current' of a maximum, maxMemory slots and the NUMA cell memory
+    modules plug into; ScaleVm on test:/// adds vCPUs live and refuses to go past the room (test:/// cannot
+    hot-plug memory: that is checked on QEMU in tests/e2e/test_real_guest.py)."""
+    xml = ElementTree.fromstring(domain_xml(spec("i-2-9-VM", max_vcpus=4, max_memory_mb=2048)))
+    vcpu = xml.find("vcpu")
+    assert (vcpu.text, vcpu.get("current")) == ("4", "1")
+    assert xml.find("maxMemory").attrib == {"slots": "16", "unit": "MiB"} and xml.findtext("maxMemory") == "2048"
+    assert xml.find("cpu/numa/cell").attrib == {"id": "0", "cpus": "0-3", "memory": "128", "unit": "MiB"}
+    fixed = ElementTree.fromstring(domain_xml(spec("i-2-8-VM")))
+    assert fixed.find("vcpu").get("current") is None and fixed.find("maxMemory") is None
+
+    driver = LibvirtDriver("test:///default")
+    name = f"i-2-{uuid.uuid4().int % 10000}-VM"
+    driver.start(spec(name, max_vcpus=3, max_memory_mb=512))
+    try:
+        driver.scale(name, vcpus=2, cpu_speed_mhz=1000, memory_mb=128)
+        assert driver._domain(name).vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE) == 2
+        with pytest.raises(HypervisorError, match="at most 3"):
+            driver.scale(name, vcpus=4, cpu_speed_mhz=1000, memory_mb=128)
+        with pytest.raises(HypervisorError, match="at most 512 MiB"):
+            driver.scale(name, vcpus=2, cpu_speed_mhz=1000, memory_mb=1024)
+    finally:
+        driver.stop(name, force=True)
+    fixed_name = f"i-2-{uuid.uuid4().int % 10000}-VM"
+    driver.start(spec(fixed_name))
+    try:
+        with pytest.raises(HypervisorError, match="not started dynamically scalable"):
+            driver.scale(fixed_name, vcpus=2, cpu_speed_mhz=1000, memory_mb=128)
+    finally:
+        driver.stop(fixed_name, force=True)
+
+    sim = SimulatorDriver()
+    sim.start(spec("i-2-7-VM", max_vcpus=2, max_memory_mb=256))
+    sim.scale("i-2-7-VM", vcpus=2, cpu_speed_mhz=1000, memory_mb=256)
+    assert (sim.specs["i-2-7-VM"].vcpus, sim.specs["i-2-7-VM"].memory_mb) == (2, 256)
+    with pytest.raises(HypervisorError, match="at most 256 MiB"):
+        sim.scale("i-2-7-VM", vcpus=2, cpu_speed_mhz=1000, memory_mb=512)
 
 
 def test_libvirt_test_driver_lifecycle():

@@ -7,7 +7,10 @@ The cloud runs on MariaDB + Redis with a separate worker; the template is a boot
 from __future__ import annotations
 
 import shutil
+import time
+from xml.etree import ElementTree
 
+import libvirt
 import pytest
 
 from tests.agent.guest import build_guest_image, build_guest_iso, wait_for
@@ -78,6 +81,53 @@ def test_real_guest_lifecycle_through_the_api(world, api, zone):
     assert api.listVirtualMachines(id=vm["id"]) in ({}, {"count": 0})
     left = {p.name for p in (world["root"] / "primary").iterdir() if not p.name.endswith(".log")}
     assert left < volume_files and len(volume_files - left) == 1  # the root volume went; the template copy stays
+
+
+def test_real_guest_grows_while_running(world, api, zone):
+    """Dynamic scaling on real QEMU: a dynamically scalable VM starts with room to grow (vCPUs and a NUMA cell
+    for memory modules) and still boots; scaleVirtualMachine hot-plugs a vCPU and 512 MiB into the running
+    domain; a reboot keeps the new size."""
+    api.updateConfiguration(name="enable.dynamic.scale.vm", value="true")
+    time.sleep(2.1)
+    try:
+        small = api.listServiceOfferings(name="Small Instance")["serviceoffering"][0]
+        bigger = api.createServiceOffering(name="e2e-grown", displaytext="2 vCPUs, 1 GiB", cpunumber="2",
+                                           cpuspeed="500", memory="1024")["serviceoffering"]
+        vm = api.deployVirtualMachine(serviceofferingid=small["id"], templateid=zone["template"]["id"],
+                                      zoneid=zone["zone"]["id"], name="grower", startvm="false")["virtualmachine"]
+        name = vm["instancename"]
+        world.setdefault("domains", set()).add(name)
+        api.updateVirtualMachine(id=vm["id"], isdynamicallyscalable="true")
+        api.startVirtualMachine(id=vm["id"])
+        console = world["root"] / "primary" / f"{name}.console.log"
+        wait_for(console, "GUEST-READY", timeout=180)
+        assert live_size(name) == (1, 2, 512 * 1024)  # 1 of 2 vCPUs on (the host has 2 CPUs), 512 MiB
+
+        api.scaleVirtualMachine(id=vm["id"], serviceofferingid=bigger["id"])
+        assert live_size(name) == (2, 2, 1024 * 1024)
+        listed = api.listVirtualMachines(id=vm["id"])["virtualmachine"][0]
+        assert (listed["state"], listed["cpunumber"], listed["memory"]) == ("Running", 2, 1024)
+
+        size = console.stat().st_size
+        api.rebootVirtualMachine(id=vm["id"])
+        wait_for(console, "GUEST-READY", timeout=180, after=size)
+        assert live_size(name)[0::2] == (2, 1024 * 1024)
+        api.destroyVirtualMachine(id=vm["id"], expunge="true")
+        assert name not in domains()
+    finally:
+        api.updateConfiguration(name="enable.dynamic.scale.vm", value="false")
+
+
+def live_size(name: str) -> tuple[int, int, int]:
+    """(vCPUs on, vCPUs at most, memory KiB) of a running domain, as libvirt reports it."""
+    conn = libvirt.open("qemu:///system")
+    try:
+        domain = conn.lookupByName(name)
+        memory = ElementTree.fromstring(domain.XMLDesc(0)).find("memory")
+        assert memory.get("unit") == "KiB"
+        return domain.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE), domain.maxVcpus(), int(memory.text)
+    finally:
+        conn.close()
 
 
 def test_real_guest_deployed_from_an_iso_boots_from_its_cd_rom(world, api, zone):

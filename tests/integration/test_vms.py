@@ -311,6 +311,90 @@ def test_change_offering_of_a_stopped_vm(admin, env):
     admin.wait_job(admin("destroyVirtualMachine", id=vm["id"], expunge="true")["jobid"])
 
 
+def test_scale_a_running_vm(admin, make_account, env):
+    """scaleVirtualMachine of a Running VM (dynamic scaling): refused while enable.dynamic.scale.vm is off, while
+    the VM is not dynamically scalable, downwards and past the room it was started with; the extra CPU and
+    memory are taken on its host and in the account's counts; an agent failure or a limit puts everything back."""
+    account, user = make_account()
+    zone_id = env["zone"]["id"]
+    medium = admin("listServiceOfferings", name="Medium Instance")["serviceoffering"][0]
+
+    def offering(cpus: int, speed: int, memory: int) -> dict:
+        return admin("createServiceOffering", name=unique("so"), displaytext="scale", cpunumber=str(cpus),
+                     cpuspeed=str(speed), memory=str(memory))["serviceoffering"]
+
+    def scale(target: dict) -> dict:
+        return user.wait_job(user("scaleVirtualMachine", id=vm["id"], serviceofferingid=target["id"])["jobid"])
+
+    def refused(target: dict, status: int, words: str) -> None:
+        with pytest.raises(ApiError) as err:
+            user("scaleVirtualMachine", id=vm["id"], serviceofferingid=target["id"])
+        assert err.value.status == status and words in err.value.body["errortext"], err.value.body
+
+    def totals() -> tuple[int, int]:
+        row = admin("listAccounts", id=account["id"])["account"][0]
+        return int(row["cputotal"]), int(row["memorytotal"])
+
+    vm = deploy(user, env)["jobresult"]["virtualmachine"]
+    refused(medium, 431, "disabled for this zone")
+    admin("updateConfiguration", name="enable.dynamic.scale.vm", value="true")
+    time.sleep(2.1)
+    try:
+        refused(medium, 431, "not dynamically scalable")
+        user.wait_job(user("stopVirtualMachine", id=vm["id"])["jobid"])
+        assert user("updateVirtualMachine", id=vm["id"], isdynamicallyscalable="true")["virtualmachine"][
+            "isdynamicallyscalable"] is True
+        vm = user.wait_job(user("startVirtualMachine", id=vm["id"])["jobid"])["jobresult"]["virtualmachine"]
+        refused(offering(1, 400, 512), 431, "Only scaling up")
+        refused(offering(4, 500, 512), 431, "at most 2 vCPUs")  # the hosts have 2 CPUs
+        host_id = admin("listVirtualMachines", id=vm["id"])["virtualmachine"][0]["hostid"]
+
+        before, counts = host_allocations(admin, zone_id)[host_id], totals()
+        result = scale(medium)
+        assert result["jobstatus"] == 1, result
+        scaled = admin("listVirtualMachines", id=vm["id"])["virtualmachine"][0]
+        assert scaled["state"] == "Running" and scaled["hostid"] == host_id
+        assert (scaled["serviceofferingname"], scaled["cpuspeed"], scaled["memory"]) == ("Medium Instance", 1000,
+                                                                                           1024)
+        after = host_allocations(admin, zone_id)[host_id]
+        assert after == (before[0] + 500, before[1] + 512 * 1024 * 1024)
+        assert totals() == (counts[0], counts[1] + 512)
+        assert any(e["type"] == "VM.DYNAMIC.SCALE" and scaled["instancename"] in e["description"]
+                   for e in admin("listEvents", type="VM.DYNAMIC.SCALE", listall="true")["event"])
+
+        bigger = offering(2, 1000, 1536)
+        mock = admin("configureSimulator", hostid=host_id, name="ScaleVm", value="result:fail")["mock"]
+        try:
+            failed = scale(bigger)
+        finally:
+            admin("cleanupSimulatorMock", id=mock["id"])
+        assert failed["jobstatus"] == 2 and "Unable to scale" in failed["jobresult"]["errortext"], failed
+        same = admin("listVirtualMachines", id=vm["id"])["virtualmachine"][0]
+        assert (same["serviceofferingname"], same["cpunumber"], same["memory"]) == ("Medium Instance", 1, 1024)
+        assert host_allocations(admin, zone_id)[host_id] == after and totals() == (counts[0], counts[1] + 512)
+
+        admin("updateResourceLimit", account=account["name"], domainid=account["domainid"], resourcetype="9",
+              max="1024")  # memory (MiB): no room for 512 more
+        over = scale(bigger)
+        assert over["jobstatus"] == 2 and over["jobresultcode"] == 535, over
+        assert host_allocations(admin, zone_id)[host_id] == after and totals() == (counts[0], counts[1] + 512)
+        admin("updateResourceLimit", account=account["name"], domainid=account["domainid"], resourcetype="9",
+              max="-1")
+        assert scale(bigger)["jobstatus"] == 1
+        assert host_allocations(admin, zone_id)[host_id] == (before[0] + 1500, before[1] + 1024 * 1024 * 1024)
+        assert totals() == (counts[0] + 1, counts[1] + 1024)
+
+        user.wait_job(user("stopVirtualMachine", id=vm["id"])["jobid"])  # the new size stays
+        again = user.wait_job(user("startVirtualMachine", id=vm["id"])["jobid"])["jobresult"]["virtualmachine"]
+        assert (again["cpunumber"], again["memory"]) == (2, 1536)
+        admin.wait_job(admin("destroyVirtualMachine", id=vm["id"], expunge="true")["jobid"])
+        assert totals() == (0, 0) and host_allocations(admin, zone_id)[host_id] == (before[0] - 500,
+                                                                                    before[1] - 512 * 1024 * 1024)
+    finally:
+        admin("resetConfiguration", name="enable.dynamic.scale.vm")
+    admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
+
+
 def test_concurrent_deploys_share_one_template_copy_and_never_overcommit(admin, env):
     zone_id = env["zone"]["id"]
     before = host_allocations(admin, zone_id)

@@ -358,6 +358,40 @@ def test_upload_then_attach_and_extract(admin, env, web):
     assert allocated(admin) == before
 
 
+def test_uploaded_volume_counts_against_secondary_storage(admin, make_account, env, web):
+    """An uploaded volume's file on the image store counts in secondary_storage from the end of its download
+    until the volume is deleted (also once attached: the copy stays); the recount agrees; an upload that
+    does not fit ends in UploadError with nothing left on the store."""
+    account, user = make_account()
+    size = len(qcow2_bytes(1 << 18))  # the file the web fixture serves
+
+    def total() -> float:
+        return float(admin("listAccounts", id=account["id"])["account"][0]["secondarystoragetotal"])
+
+    up = next(iter(job(user, user("uploadVolume", name=unique("up"), zoneid=env["zone"]["id"], format="QCOW2",
+                                  url=f"{web}/data.qcow2"))["jobresult"].values()))
+    assert total() == pytest.approx(size / GIB)
+    admin("updateResourceCount", account=account["name"], domainid=account["domainid"], resourcetype="11")
+    assert total() == pytest.approx(size / GIB)  # the recount finds the same bytes
+
+    admin("updateResourceLimit", account=account["name"], domainid=account["domainid"], resourcetype="11",
+          max="0")
+    name = unique("full")
+    refused = job(user, user("uploadVolume", name=name, zoneid=env["zone"]["id"], format="QCOW2",
+                             url=f"{web}/data.qcow2"))
+    assert refused["jobstatus"] == 2 and "secondary_storage" in refused["jobresult"]["errortext"]
+    [broken] = user("listVolumes", name=name)["volume"]
+    assert broken["state"] == "UploadError" and "secondary_storage" in broken["status"]
+    store = Path(urlparse(admin("listImageStores", zoneid=env["zone"]["id"])["imagestore"][0]["url"]).path)
+    assert not any(broken["id"] in p.name for p in store.rglob("*"))
+    assert total() == pytest.approx(size / GIB)
+
+    assert user("deleteVolume", id=up["id"])["success"] == "true"
+    assert user("deleteVolume", id=broken["id"])["success"] == "true"
+    assert total() == 0
+    admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
+
+
 def test_extract_url_serves_the_volume(admin, env, web):
     reply = admin("uploadVolume", name=unique("ex"), zoneid=env["zone"]["id"], format="QCOW2",
                   url=f"{web}/data.qcow2")

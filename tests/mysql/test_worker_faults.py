@@ -3,7 +3,8 @@
 The simulated host's StartVm is slowed down; the only worker is killed with SIGKILL while the deploy
 waits for it. The job must end failed with the reason once the reaper sees the worker gone, and the VM
 must not stay Starting: it ends in Error with the host's capacity, its address and the account's
-counts released. A new worker then serves new jobs as usual."""
+counts released. With no worker left, a new job is failed after job.cancel.threshold.minutes (and never
+run by a worker started afterwards). A new worker then serves new jobs as usual."""
 
 from __future__ import annotations
 
@@ -60,10 +61,27 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
         assert vms  # the admin is unlimited; its count is checked through listAccounts below
         assert admin("listAccounts", name="admin")["account"][0]["vmtotal"] == 0
 
+        # No worker at all: a new job waits (its message sent again every few seconds), then fails with the
+        # reason after job.cancel.threshold.minutes, and a worker started later does not run it.
+        admin("updateConfiguration", name="job.cancel.threshold.minutes", value="1")
+        time.sleep(2.1)
+        account = admin("createAccount", username="waiting", password="secret", email="w@example.com",
+                        firstname="W", lastname="W", accounttype="0")["account"]
+        user_id = account["user"][0]["id"]
+        queued = admin("disableUser", id=user_id)
+        time.sleep(10)
+        assert admin("queryAsyncJobResult", jobid=queued["jobid"])["jobstatus"] == 0
+        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=queued["jobid"]))["jobstatus"] != 0 and r,
+                       timeout=150)
+        assert result["jobstatus"] == 2 and "no worker picked it up" in result["jobresult"]["errortext"]
+        assert result["jobresult"]["errorcode"] == 530
+
         cloud.start_worker()  # a new worker takes new jobs
         again = admin("deployVirtualMachine", zoneid=env["zone"]["id"], templateid=env["template"]["id"],
                       serviceofferingid=offering["id"], name="fine", startvm="false")
         assert admin.wait_job(again["jobid"], timeout=90)["jobstatus"] == 1
+        assert admin("listUsers", id=user_id)["user"][0]["state"] == "enabled"  # the failed job never ran
+        assert admin("queryAsyncJobResult", jobid=queued["jobid"])["jobstatus"] == 2
     finally:
         web.shutdown()
         cloud.close()

@@ -7,13 +7,25 @@ from xml.etree import ElementTree as ET
 from agent.protocol import VmSpec
 
 
+MEMORY_SLOTS = 16  # as CloudStack's KVM agent defines a dynamically scalable VM
+
+
 def domain_xml(spec: VmSpec, domain_type: str = "kvm", arch: str = "x86_64") -> str:
     root = ET.Element("domain", type=domain_type)
     ET.SubElement(root, "name").text = spec.name
     ET.SubElement(root, "uuid").text = spec.uuid
     ET.SubElement(root, "memory", unit="MiB").text = str(spec.memory_mb)
     ET.SubElement(root, "currentMemory", unit="MiB").text = str(spec.memory_mb)
-    ET.SubElement(root, "vcpu", placement="static").text = str(spec.vcpus)
+    max_vcpus = max(spec.max_vcpus or spec.vcpus, spec.vcpus)
+    vcpu = ET.SubElement(root, "vcpu", placement="static")
+    vcpu.text = str(max_vcpus)
+    if max_vcpus > spec.vcpus:  # dynamically scalable: the rest are hot-plugged by ScaleVm
+        vcpu.set("current", str(spec.vcpus))
+    if spec.max_memory_mb and spec.max_memory_mb > spec.memory_mb:
+        # Room for memory DIMMs hot-plugged by ScaleVm; QEMU needs a NUMA cell to plug them into.
+        ET.SubElement(root, "maxMemory", slots=str(MEMORY_SLOTS), unit="MiB").text = str(spec.max_memory_mb)
+        numa = ET.SubElement(ET.SubElement(root, "cpu"), "numa")
+        ET.SubElement(numa, "cell", id="0", cpus=f"0-{max_vcpus - 1}", memory=str(spec.memory_mb), unit="MiB")
     tune = ET.SubElement(root, "cputune")
     ET.SubElement(tune, "shares").text = str(spec.vcpus * spec.cpu_speed_mhz)  # CloudStack's weighting
     if spec.limit_cpu_use:
@@ -66,3 +78,12 @@ def domain_xml(spec: VmSpec, domain_type: str = "kvm", arch: str = "x86_64") -> 
         ET.SubElement(serial, "target", port="0")
     ET.SubElement(devices, "memballoon", model="virtio")
     return ET.tostring(root, encoding="unicode")
+
+
+def memory_dimm_xml(size_kib: int) -> str:
+    """A memory module of ``size_kib`` for NUMA cell 0 (hot-plugged to grow a running VM)."""
+    dimm = ET.Element("memory", model="dimm")
+    target = ET.SubElement(dimm, "target")
+    ET.SubElement(target, "size", unit="KiB").text = str(size_kib)
+    ET.SubElement(target, "node").text = "0"
+    return ET.tostring(dimm, encoding="unicode")

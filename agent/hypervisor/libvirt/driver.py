@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import time
+from xml.etree import ElementTree as ET
 
 import libvirt
 
-from agent.hypervisor.base import HypervisorDriver, HypervisorError
-from agent.hypervisor.libvirt.domain_xml import domain_xml
+from agent.hypervisor.base import HypervisorDriver, HypervisorError, check_scale
+from agent.hypervisor.libvirt.domain_xml import domain_xml, memory_dimm_xml
 from agent.hypervisor.libvirt.guest import LibvirtGuestOps
 from agent.hypervisor.libvirt.host import Host
 from agent.hypervisor.libvirt.nat import LibvirtStaticNatOps
@@ -19,6 +21,8 @@ from agent.hypervisor.libvirt.network import LibvirtSecurityGroupOps
 from agent.hypervisor.libvirt.snapshots import LibvirtSnapshotOps
 from agent.hypervisor.libvirt.storage import LibvirtVolumeOps
 from agent.protocol import PowerState, StartupReport, VmSpec
+
+log = logging.getLogger(__name__)
 
 POWER = {libvirt.VIR_DOMAIN_RUNNING: "PowerOn", libvirt.VIR_DOMAIN_BLOCKED: "PowerOn",
          libvirt.VIR_DOMAIN_PAUSED: "PowerOn", libvirt.VIR_DOMAIN_SHUTDOWN: "PowerOn",
@@ -106,6 +110,34 @@ class LibvirtDriver(LibvirtVolumeOps, LibvirtSnapshotOps, LibvirtSecurityGroupOp
         except libvirt.libvirtError as error:
             raise HypervisorError(f"cannot reboot {name}: {error}") from None
 
+    def scale(self, name: str, *, vcpus: int, cpu_speed_mhz: int, memory_mb: int) -> None:
+        domain = self._domain(name)
+        if domain is None or not domain.isActive():
+            raise HypervisorError(f"VM {name} is not running")
+        try:
+            live = ET.fromstring(domain.XMLDesc(0))
+            max_vcpus = int(live.findtext("vcpu") or 1)
+            current_vcpus = int(live.find("vcpu").get("current", max_vcpus))
+            memory_kib = _kib(live.find("memory"))
+            max_memory = live.find("maxMemory")
+            max_memory_kib = _kib(max_memory) if max_memory is not None else memory_kib
+            check_scale(VmSpec(name=name, uuid=domain.UUIDString(), vcpus=current_vcpus, cpu_speed_mhz=cpu_speed_mhz,
+                               memory_mb=max(memory_kib // 1024, 16),
+                               max_vcpus=max_vcpus if max_vcpus > current_vcpus else None,
+                               max_memory_mb=max_memory_kib // 1024 if max_memory is not None else None),
+                        vcpus, memory_mb)
+            if memory_mb * 1024 > memory_kib:
+                domain.attachDeviceFlags(memory_dimm_xml(memory_mb * 1024 - memory_kib),
+                                         libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            if vcpus > current_vcpus:
+                domain.setVcpusFlags(vcpus, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as error:
+            raise HypervisorError(f"cannot scale {name}: {error}") from None
+        try:  # CloudStack's weighting follows the new size; a host without the cgroup controller keeps the old
+            domain.setSchedulerParametersFlags({"cpu_shares": vcpus * cpu_speed_mhz}, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as error:
+            log.warning("VM %s scaled, but its CPU shares were not changed: %s", name, error)
+
     def migrate(self, name: str, destination_uri: str, live: bool = True) -> None:
         domain = self._domain(name)
         if domain is None:
@@ -163,3 +195,10 @@ class LibvirtDriver(LibvirtVolumeOps, LibvirtSnapshotOps, LibvirtSecurityGroupOp
 
     def close(self) -> None:
         self.host.close()
+
+
+def _kib(element) -> int:
+    """A libvirt memory element's value in KiB (whatever its unit)."""
+    units = {"b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024, "m": 1024, "mib": 1024,
+             "mb": 1000**2 / 1024, "g": 1024**2, "gib": 1024**2, "gb": 1000**3 / 1024}
+    return int(int(element.text) * units.get((element.get("unit") or "KiB").lower(), 1))
