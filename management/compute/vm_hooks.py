@@ -13,6 +13,7 @@ from management.compute.vm_models import VMInstance, Volume
 from management.config import service as config
 from management.context import Context, system_caller
 from management.db import utcnow
+from management.events import alerts
 from management.events import service as events
 from management.infra import agent_link, agent_tasks, health
 from management.infra import hosts as infra_hosts
@@ -41,8 +42,12 @@ def sync_power_states(session, host, vm_states: dict[str, str]) -> None:
         VMInstance.instance_name.in_(list(vm_states) or [""]) |
         ((VMInstance.power_host_id == host.id) & (VMInstance.power_state == "PowerOn"))))}
     for name in vm_states:
-        if name not in known:
+        if name not in known:  # left alone (it may be someone else's), but an operator should look at it
             log.warning("host %s reports an unknown VM %s", host.name, name)
+            alerts.raise_alert(session, alerts.SYNC, f"Unknown VM {name} found on host {host.name}",
+                               content=f"Host {host.name} runs VM {name}, which this cloud has no record of; it is "
+                                       "left running.", zone_id=host.zone_id, pod_id=host.pod_id,
+                               cluster_id=host.cluster_id)
     _stop_strays(session, host, vm_states, known, now)
     for name, vm in known.items():
         reported = vm_states.get(name, "PowerReportMissing")
