@@ -59,6 +59,12 @@ class Scope:
         return true()
 
 
+def account_named(session: Session, name: str, domain: Domain) -> Account | None:
+    """The live account called ``name`` in ``domain`` (None when there is none)."""
+    return session.scalar(select(Account).where(Account.domain_id == domain.id, Account.account_name == name,
+                                                Account.removed.is_(None)))
+
+
 def owner_for(session: Session, caller: Caller, account_name: str | None, domain: Domain | None) -> Account:
     """The account a new resource belongs to: the caller's own, or ``account`` + ``domainid`` (both, as
     CloudStack wants them) when the caller may act for that account."""
@@ -66,8 +72,7 @@ def owner_for(session: Session, caller: Caller, account_name: str | None, domain
         return session.get(Account, caller.account_id)
     if account_name is None or domain is None:
         raise InvalidParameter("Account name and domainid must be specified together")
-    owner = session.scalar(select(Account).where(Account.domain_id == domain.id, Account.account_name == account_name,
-                                                 Account.removed.is_(None)))
+    owner = account_named(session, account_name, domain)
     if owner is None:
         raise InvalidParameter(f"Unable to find account {account_name} in domain {domain.uuid}")
     check_account_access(session, caller, owner)

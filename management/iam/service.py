@@ -14,7 +14,7 @@ from management.db import utcnow
 from management.errors import InvalidParameter, LoginFailed, PermissionDenied, Unauthorized
 from management.events import service as events
 from management.iam import passwords
-from management.iam.access import Scope, check_account_access, check_domain_access
+from management.iam.access import Scope, account_named, check_account_access, check_domain_access
 from management.iam.models import Account, Domain, LoginSession, Role, RoleType, User
 from management.pagination import page
 
@@ -325,8 +325,7 @@ def find_account(session: Session, caller: Caller, *, account: Account | None, n
     if account is None:
         if name is None or domain is None:
             raise InvalidParameter("Either id or account name together with domainid must be specified")
-        account = session.scalar(select(Account).where(Account.domain_id == domain.id, Account.account_name == name,
-                                                       Account.removed.is_(None)))
+        account = account_named(session, name, domain)
         if account is None:
             raise InvalidParameter(f"Unable to find account by name {name} in domain {domain.uuid}")
     if account.removed is not None:

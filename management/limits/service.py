@@ -26,7 +26,7 @@ from management.config import service as config
 from management.context import Caller
 from management.errors import InvalidParameter, PermissionDenied, ResourceAllocation
 from management.events import service as events
-from management.iam.access import check_account_access, check_domain_access
+from management.iam.access import account_named, check_account_access, check_domain_access
 from management.iam.models import Account, AccountType, Domain
 from management.limits.models import ResourceCount, ResourceLimit
 
@@ -418,8 +418,7 @@ class LimitEntry:
 
 
 def _find_account(session: Session, caller: Caller, name: str, domain: Domain) -> Account:
-    account = session.scalar(select(Account).where(Account.domain_id == domain.id, Account.account_name == name,
-                                                   Account.removed.is_(None)))
+    account = account_named(session, name, domain)
     if account is None:
         raise InvalidParameter(f"Unable to find account {name} in domain {domain.uuid} (parameter account)")
     check_account_access(session, caller, account)
