@@ -10,7 +10,8 @@ The job first records the new size on the VM (a compare-and-set on its ``update_
 VM cannot both count from the same size) together with the extra CPU and memory reserved on its host and in
 the account's limits; then the agent hot-plugs it. When the agent fails, the old size and the reservations
 come back. When the worker dies in between, the VM's recorded size is the new one and the orphan handler asks
-the agent again (a VM that cannot be reached gets that size at its next start).
+the agent again (recorded as a VM.DYNAMIC.SCALE event; a VM that cannot be reached raises an alert and gets
+that size at its next start).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from management.compute.models import ServiceOffering
 from management.compute.vm_models import VMInstance
 from management.compute.vm_tx import agent_call, step
 from management.config import service as config
-from management.context import Context
+from management.context import Context, system_caller
 from management.db import db, utcnow
 from management.errors import CloudError, Conflict, InsufficientCapacity, InvalidParameter, ResourceUnavailable
+from management.events import alerts
 from management.events import service as events
 from management.infra.models import Cluster, Host, Zone
 from management.limits import service as limits
@@ -182,8 +184,20 @@ def recover_orphan(orphan) -> None:
         s.expunge(host)
         command = ScaleVm(name=vm.instance_name, vcpus=vm.cpu, cpu_speed_mhz=vm.speed, memory_mb=vm.memory)
     problem = _ask(host, command)
-    if problem:
-        log.warning("orphaned scale of VM %s: the host could not apply its recorded size: %s", command.name, problem)
+    with db.session() as s:
+        vm = s.get(VMInstance, orphan.instance_id)
+        if problem:
+            log.warning("orphaned scale of VM %s: the host could not apply its size: %s", command.name, problem)
+            alerts.raise_alert(s, alerts.USERVM, f"VM {command.name} may run smaller than recorded",
+                               content=f"Its scale job's worker stopped and host {host.name} could not apply "
+                                       f"{command.vcpus} vCPUs and {command.memory_mb} MiB: {problem}. It gets "
+                                       "them at its next start.", zone_id=host.zone_id, pod_id=host.pod_id,
+                               cluster_id=host.cluster_id)
+        else:
+            events.record(s, system_caller(), "VM.DYNAMIC.SCALE", f"Applied again the size of VM {command.name} "
+                          f"({command.vcpus} vCPUs, {command.memory_mb} MiB) after its scale job's worker stopped",
+                          resource=vm, resource_type="VirtualMachine", account_id=vm.account_id,
+                          domain_id=vm.domain_id)
 
 
 def register() -> None:

@@ -4,7 +4,8 @@ The simulated host's StartVm is slowed down; the only worker is killed with SIGK
 waits for it. The job must end failed with the reason once the reaper sees the worker gone, and the VM
 must not stay Starting: it ends in Error with the host's capacity, its address and the account's
 counts released. With no worker left, a new job is failed after job.cancel.threshold.minutes (and never
-run by a worker started afterwards). A new worker then serves new jobs as usual."""
+run by a worker started afterwards). A new worker then serves new jobs as usual; killed during a dynamic
+scale, the VM keeps the size recorded and reserved and the reaper has the host apply it again."""
 
 from __future__ import annotations
 
@@ -76,12 +77,40 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
         assert result["jobstatus"] == 2 and "no worker picked it up" in result["jobresult"]["errortext"]
         assert result["jobresult"]["errorcode"] == 530
 
-        cloud.start_worker()  # a new worker takes new jobs
+        worker = cloud.start_worker()  # a new worker takes new jobs
         again = admin("deployVirtualMachine", zoneid=env["zone"]["id"], templateid=env["template"]["id"],
                       serviceofferingid=offering["id"], name="fine", startvm="false")
         assert admin.wait_job(again["jobid"], timeout=90)["jobstatus"] == 1
         assert admin("listUsers", id=user_id)["user"][0]["state"] == "enabled"  # the failed job never ran
         assert admin("queryAsyncJobResult", jobid=queued["jobid"])["jobstatus"] == 2
+
+        # The worker killed in the middle of a dynamic scale (the agent slow to answer): the job fails, the VM
+        # keeps running with the size recorded and reserved, and the reaper has the host apply it again.
+        admin("updateConfiguration", name="enable.dynamic.scale.vm", value="true")
+        time.sleep(2.1)
+        grower = admin("deployVirtualMachine", zoneid=env["zone"]["id"], templateid=env["template"]["id"],
+                       serviceofferingid=offering["id"], name="grower", startvm="false")
+        assert admin.wait_job(grower["jobid"], timeout=90)["jobstatus"] == 1
+        admin("updateVirtualMachine", id=grower["id"], isdynamicallyscalable="true")
+        assert admin.wait_job(admin("startVirtualMachine", id=grower["id"])["jobid"], timeout=90)["jobstatus"] == 1
+        medium = admin("listServiceOfferings", name="Medium Instance")["serviceoffering"][0]
+        admin("configureSimulator", hostid=host["id"], name="ScaleVm", value="wait:60000", count="1")
+        scaling = admin("scaleVirtualMachine", id=grower["id"], serviceofferingid=medium["id"])
+        _wait(lambda: admin("listHosts", id=host["id"])["host"][0]["memoryallocated"] == 1024 * 1024 * 1024,
+              timeout=60)  # the new size is recorded and reserved before the agent is asked
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        cloud.procs.remove(worker)
+        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=scaling["jobid"]))["jobstatus"] != 0 and r,
+                       timeout=90)
+        assert result["jobstatus"] == 2 and "stopped before finishing" in result["jobresult"]["errortext"]
+        vm = admin("listVirtualMachines", id=grower["id"])["virtualmachine"][0]
+        assert (vm["state"], vm["serviceofferingname"], vm["memory"]) == ("Running", "Medium Instance", 1024)
+        listed = admin("listHosts", id=host["id"])["host"][0]
+        assert (listed["cpuallocatedvalue"], listed["memoryallocated"]) == (1000, 1024 * 1024 * 1024)
+        _wait(lambda: any(vm["instancename"] in e["description"] and "again" in e["description"]
+                          for e in admin("listEvents", type="VM.DYNAMIC.SCALE").get("event", [])),
+              timeout=60)  # the reaper had the host apply the recorded size
     finally:
         web.shutdown()
         cloud.close()
