@@ -108,21 +108,20 @@ def account_limits(session: Session, accounts: list[Account],
     if ids:
         for row in session.scalars(select(ResourceLimit).where(ResourceLimit.account_id.in_(ids))):
             own[(row.account_id, row.type)] = row.max
-    defaults: dict[tuple[int, str], int] = {}  # (account type, type name): the setting, read once per call
+    defaults: dict[int, dict[str, int]] = {}  # account type -> {type name: the setting}, read once per call
     result = {}
     for account in accounts:
+        account_id, account_type = account.id, account.type
+        if account_type == AccountType.ADMIN:
+            result.update({(account_id, rtype.name): UNLIMITED for rtype in types})
+            continue
+        default = defaults.get(account_type)
+        if default is None:
+            default = defaults[account_type] = {rtype.name: default_account_limit(session, account_type, rtype)
+                                                for rtype in types}
         for rtype in types:
-            key = (account.id, rtype.name)
-            if account.type == AccountType.ADMIN:
-                result[key] = UNLIMITED
-            elif key in own:
-                result[key] = own[key]
-            else:
-                default = defaults.get((account.type, rtype.name))
-                if default is None:
-                    default = defaults[(account.type, rtype.name)] = default_account_limit(session, account.type,
-                                                                                          rtype)
-                result[key] = default
+            key = (account_id, rtype.name)
+            result[key] = own.get(key, default[rtype.name])
     return result
 
 

@@ -53,17 +53,25 @@ class LimitFields(BaseModel):
     secondarystorageavailable: str | None = None
 
 
-def _triple(rtype: limits.ResourceType, limit: int, count: int, unlimited: bool) -> dict:
-    if rtype.name == "secondary_storage":
-        total: float | int = count / rtype.unit
-    else:
-        total = count // rtype.unit
-    if unlimited or limit == limits.UNLIMITED:
-        shown = available = UNLIMITED_TEXT
-    else:
-        shown = str(limit // rtype.unit)
-        available = str(limit // rtype.unit - total)
-    return {f"{rtype.field}limit": shown, f"{rtype.field}total": total, f"{rtype.field}available": available}
+# per type: (type, name, unit, limit key, total key, available key), the response keys made once
+_KEYS = tuple((t, t.name, t.unit, f"{t.field}limit", f"{t.field}total", f"{t.field}available")
+              for t in limits.RESOURCE_TYPES)
+
+
+def _fields(owner_id: int, scope: str, effective: dict, counts: dict, unlimited: bool) -> dict:
+    """The triples of one account or domain: limit and available as text (a number or "Unlimited"), the total
+    as a number (GiB for storage; secondary storage with decimals, as CloudStack shows it)."""
+    fields: dict = {}
+    for _rtype, name, unit, limit_key, total_key, available_key in _KEYS:
+        count = counts.get((scope, owner_id, name), 0)
+        total = count / unit if name == "secondary_storage" else count // unit
+        limit = effective[(owner_id, name)]
+        if unlimited or limit == limits.UNLIMITED:
+            fields[limit_key] = fields[available_key] = UNLIMITED_TEXT
+        else:
+            fields[limit_key], fields[available_key] = str(limit // unit), str(limit // unit - total)
+        fields[total_key] = total
+    return fields
 
 
 def account_limit_fields(session: Session, accounts: list[Account]) -> dict[int, dict]:
@@ -72,15 +80,7 @@ def account_limit_fields(session: Session, accounts: list[Account]) -> dict[int,
         return {}
     effective = limits.account_limits(session, accounts)
     counts = limits.counts_of(session, account_ids=[a.id for a in accounts])
-    result = {}
-    for account in accounts:
-        fields: dict = {}
-        for rtype in limits.RESOURCE_TYPES:
-            fields |= _triple(rtype, effective[(account.id, rtype.name)],
-                              counts.get(("account", account.id, rtype.name), 0),
-                              account.type == AccountType.ADMIN)
-        result[account.id] = fields
-    return result
+    return {a.id: _fields(a.id, "account", effective, counts, a.type == AccountType.ADMIN) for a in accounts}
 
 
 def domain_limit_fields(session: Session, domains: list[Domain]) -> dict[int, dict]:
@@ -89,11 +89,4 @@ def domain_limit_fields(session: Session, domains: list[Domain]) -> dict[int, di
         return {}
     effective = limits.domain_limits(session, domains)
     counts = limits.counts_of(session, domain_ids=[d.id for d in domains])
-    result = {}
-    for domain in domains:
-        fields: dict = {}
-        for rtype in limits.RESOURCE_TYPES:
-            fields |= _triple(rtype, effective[(domain.id, rtype.name)],
-                              counts.get(("domain", domain.id, rtype.name), 0), False)
-        result[domain.id] = fields
-    return result
+    return {d.id: _fields(d.id, "domain", effective, counts, False) for d in domains}
