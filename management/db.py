@@ -114,6 +114,13 @@ class Database:
             event.listen(session, "before_flush", _refuse_writes)
             yield session
 
+    @contextmanager
+    def usage_session(self) -> Iterator[Session]:
+        if self.usage_sessions is None:
+            raise RuntimeError("database is not configured")
+        with self.usage_sessions() as session, session.begin():
+            yield session
+
 
 def _refuse_writes(session: Session, _context, _instances) -> None:
     """A read session never writes: on SQLite its deferred transaction cannot become a writer once another
@@ -122,13 +129,6 @@ def _refuse_writes(session: Session, _context, _instances) -> None:
     if session.new or session.deleted or changed:
         names = sorted({type(o).__name__ for o in [*session.new, *session.deleted, *changed]})
         raise RuntimeError(f"a read-only request tried to write {', '.join(names)}")
-
-    @contextmanager
-    def usage_session(self) -> Iterator[Session]:
-        if self.usage_sessions is None:
-            raise RuntimeError("database is not configured")
-        with self.usage_sessions() as session, session.begin():
-            yield session
 
 
 def make_engine(url: str, for_writes: bool = True) -> Engine:
