@@ -16,7 +16,7 @@ from management.api.native.registry import (
     Success,
     command,
 )
-from management.compute import states, vm_expunge, vm_orchestrate, vm_scale, vms
+from management.compute import states, vm_expunge, vm_orchestrate, vm_restore, vm_scale, vms
 from management.compute.models import DiskOffering, ServiceOffering
 from management.compute.vm_models import VMInstance
 from management.compute.vm_responses import VirtualMachineResponse, vm_views
@@ -314,6 +314,31 @@ class MigrateVirtualMachine(Command):
     def run(self, ctx: Context) -> VirtualMachineResponse:
         vm_orchestrate.migrate(ctx, self.virtualmachineid.id, self.hostid.id if self.hostid else None)
         return _view(ctx, self.virtualmachineid.id)
+
+
+@command("restoreVirtualMachine", response=VirtualMachineResponse, is_async=True, event="VM.RESTORE",
+         instance_type=VM, java_class=JAVA + "RestoreVMCmd")
+class RestoreVirtualMachine(Command):
+    """Restore a VM to original template/ISO or new template/ISO"""
+
+    virtualmachineid = Param("uuid", entity=VMInstance, required=True, description="Virtual Machine ID")
+    templateid = Param("uuid", entity=Template, description="the template to restore the VM from (default: its "
+                                                            "own; an ISO only for a VM deployed from that ISO)")
+    diskofferingid = Param("uuid", entity=DiskOffering, description="Override root volume's diskoffering.")
+    rootdisksize = Param("long", description="Override root volume's size (in GB).")
+    expunge = Param("boolean", default=False, description="Optional field to expunge old root volume after restore.")
+
+    def prepare(self, ctx: Context) -> Prepared:
+        vm_restore.check(ctx.session, ctx.caller, self.virtualmachineid, self.templateid, self.diskofferingid,
+                         self.rootdisksize)
+        return Prepared(instance=self.virtualmachineid)
+
+    def run(self, ctx: Context) -> VirtualMachineResponse:
+        vm_id = self.virtualmachineid.id
+        new_password = vm_restore.restore(ctx, vm_id, self.templateid.id if self.templateid else None,
+                                          self.diskofferingid.id if self.diskofferingid else None,
+                                          self.rootdisksize, bool(self.expunge))
+        return _view(ctx, vm_id, show_password=new_password)
 
 
 @command("resetPasswordForVirtualMachine", response=VirtualMachineResponse, is_async=True,

@@ -251,10 +251,10 @@ def create_vm(session: Session, caller: Caller, req: DeployRequest) -> VMInstanc
     if name is None:
         vm.name = vm.uuid
         vm.display_name = vm.display_name or vm.uuid
-    _add_volume(session, vm, "ROOT", f"ROOT-{vm.id}", root_size, template_id=None if template.is_iso else template.id,
+    add_volume(session, vm, "ROOT", f"ROOT-{vm.id}", root_size, template_id=None if template.is_iso else template.id,
                 disk_offering_id=req.disk_offering.id if template.is_iso else None, device_id=0)
     if data_size is not None:
-        _add_volume(session, vm, "DATADISK", f"DATA-{vm.id}", data_size, template_id=None,
+        add_volume(session, vm, "DATADISK", f"DATA-{vm.id}", data_size, template_id=None,
                     disk_offering_id=req.disk_offering.id, device_id=1)
     _add_nic(session, vm, zone, req.host)
     vm_lifecycle.run(vm_lifecycle.DEPLOY_HOOKS, session, caller, vm, req)
@@ -279,7 +279,7 @@ def _deploy_hypervisor(template: Template, requested: str | None) -> str | None:
     return match
 
 
-def _add_volume(session: Session, vm: VMInstance, kind: str, name: str, size: int, *, template_id: int | None,
+def add_volume(session: Session, vm: VMInstance, kind: str, name: str, size: int, *, template_id: int | None,
                 disk_offering_id: int | None, device_id: int) -> Volume:
     volume = Volume(name=name, vm_id=vm.id, volume_type=kind, state="Allocated", size=size, format="QCOW2",
                     template_id=template_id, disk_offering_id=disk_offering_id, device_id=device_id,

@@ -14,6 +14,8 @@ Removes what nothing references any more, and never what is referenced:
 * **interrupted copies on primary storage** (``<uuid>.part`` left by an agent killed in the middle of a
   copy): one Up host per pool removes those nobody has written for an hour or one cleanup interval,
   whichever is longer (``RemoveStalePartials``; a copy in progress keeps its file fresh).
+* **destroyed volumes no VM holds** (a ROOT disk replaced by restoreVirtualMachine without ``expunge``): the
+  file is deleted by a host that reaches its pool, then the row is Expunged and the pool space given back.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 
 from agent.protocol import DeleteVolume, RemoveStalePartials
+from management.compute import planner
 from management.compute.vm_models import TemplatePoolRef, Volume
 from management.compute.vm_tx import agent_call
 from management.config import service as config
@@ -60,7 +63,7 @@ def collect_garbage() -> None:
 
 def run_once(grace_seconds: int) -> dict[str, int]:
     """One pass; returns what was removed (for logs and tests)."""
-    removed = {"pool_copies": unused_pool_copies(grace_seconds), "files": 0,
+    removed = {"volumes": destroyed_volumes(), "pool_copies": unused_pool_copies(grace_seconds), "files": 0,
                "partials": stale_partials(max(grace_seconds, PARTIAL_AGE))}
     with db.read_session() as session:
         stores = session.scalars(select(ImageStore).where(ImageStore.removed.is_(None))).all()
@@ -106,6 +109,53 @@ def stale_partials(older_than: int) -> int:
         else:
             log.warning("sweeping interrupted copies on pool %s: %s", name, answer.details)
     return removed
+
+
+# --- destroyed volumes ----------------------------------------------------------------------------------------
+
+def destroyed_volumes() -> int:
+    with db.read_session() as session:
+        ids = session.scalars(select(Volume.id).where(Volume.state == "Destroy", Volume.vm_id.is_(None),
+                                                      Volume.removed.is_(None))).all()
+    return sum(expunge_destroyed_volume(volume_id) for volume_id in ids)
+
+
+def expunge_destroyed_volume(volume_id: int) -> bool:
+    """Delete a destroyed volume's file (through a host reaching its pool), then mark it Expunged and give its
+    pool space back; False (and nothing changed) when no host could delete it: the next pass tries again."""
+    with db.read_session() as session:
+        volume = session.get(Volume, volume_id)
+        if volume is None or volume.state != "Destroy" or volume.vm_id is not None or volume.removed is not None:
+            return False
+        pool = session.get(StoragePool, volume.pool_id) if volume.pool_id else None
+        host = _pool_host(session, pool) if pool is not None and volume.path else None
+        path, name, size = volume.path, volume.name, volume.size
+        pool_id, pool_name = (pool.id, pool.name) if pool is not None else (None, None)
+        if host is not None:
+            session.expunge(host)
+    if pool_id is not None and path:
+        if host is None:
+            log.warning("destroyed volume %s: no Up host reaches pool %s to delete %s", name, pool_name, path)
+            return False
+        try:
+            answer = agent_call(host, DeleteVolume(path=path))
+        except Exception:
+            log.warning("deleting destroyed volume %s failed", name, exc_info=True)
+            return False
+        if not answer.ok:
+            log.warning("deleting destroyed volume %s: %s", name, answer.details)
+            return False
+    with db.session() as session:
+        now = utcnow()
+        done = session.execute(update(Volume).where(Volume.id == volume_id, Volume.state == "Destroy",
+                                                    Volume.vm_id.is_(None), Volume.removed.is_(None))
+                               .values(state="Expunged", removed=now, updated=now, last_pool_id=Volume.pool_id,
+                                       pool_id=None, update_count=Volume.update_count + 1)
+                               .execution_options(synchronize_session=False))
+        if done.rowcount == 1:
+            planner.release_pool(session, pool_id, size)
+    log.info("expunged destroyed volume %s", name)
+    return done.rowcount == 1
 
 
 # --- template copies on pools ---------------------------------------------------------------------------------

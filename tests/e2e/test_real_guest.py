@@ -1,5 +1,6 @@
 """End to end on real QEMU: a guest deployed through the public API on a KVM host whose agent drives
-qemu:///system (software emulation), watched on its serial console through stop, start, reboot, destroy.
+qemu:///system (software emulation), watched on its serial console through stop, start, reboot, restore
+(a new ROOT disk from the template), destroy.
 
 The cloud runs on MariaDB + Redis with a separate worker; the template is a bootable raw disk made here
 (Debian's kernel and a busybox initramfs) and served from a local HTTP server."""
@@ -74,6 +75,19 @@ def test_real_guest_lifecycle_through_the_api(world, api, zone):
     api.rebootVirtualMachine(id=vm["id"])
     third = wait_for(console, "GUEST-READY", timeout=180, after=size)
     assert third not in (first, second)
+
+    # restoreVirtualMachine: a new ROOT disk from the template, the old file deleted (expunge), the guest boots
+    old_root = api.listVolumes(virtualmachineid=vm["id"], type="ROOT")["volume"][0]
+    old_file = world["root"] / "primary" / old_root["id"]
+    assert old_file.exists()
+    size = console.stat().st_size
+    restored = api.restoreVirtualMachine(virtualmachineid=vm["id"], expunge="true")["virtualmachine"]
+    assert restored["state"] == "Running" and name in domains()
+    new_root = api.listVolumes(virtualmachineid=vm["id"], type="ROOT")["volume"][0]
+    assert new_root["id"] != old_root["id"] and not old_file.exists()
+    assert (world["root"] / "primary" / new_root["id"]).exists()
+    fourth = wait_for(console, "GUEST-READY", timeout=180, after=size if console.stat().st_size >= size else 0)
+    assert fourth not in (first, second, third)
 
     volume_files = {p.name for p in (world["root"] / "primary").iterdir() if not p.name.endswith(".log")}
     api.destroyVirtualMachine(id=vm["id"], expunge="true")

@@ -15,8 +15,9 @@ from cs import CloudStackApiException
 
 from tests.conftest import unique
 from tests.integration.test_templates import Handler, qcow2_bytes, wait_template
-from tests.support import ApiError
+from tests.support import ApiError, wait_until
 
+GIB = 1 << 30
 GUEST_START, GUEST_END = "10.31.0.100", "10.31.0.119"
 
 
@@ -392,6 +393,75 @@ def test_scale_a_running_vm(admin, make_account, env):
                                                                                     before[1] - 512 * 1024 * 1024)
     finally:
         admin("resetConfiguration", name="enable.dynamic.scale.vm")
+    admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
+
+
+def test_restore_a_vm_onto_a_new_root_disk(admin, make_account, env, web):
+    """restoreVirtualMachine: a Running VM is stopped, gets a new ROOT disk from its template (or another one,
+    sized by rootdisksize) and runs again; the old disk is expunged at once with expunge=true, else by the
+    storage cleanup; counts and pool space follow; bad input changes nothing."""
+    account, user = make_account()
+    zone_id = env["zone"]["id"]
+
+    def root() -> dict:
+        return admin("listVolumes", virtualmachineid=vm["id"], type="ROOT", listall="true")["volume"][0]
+
+    def totals() -> tuple[int, int]:
+        row = admin("listAccounts", id=account["id"])["account"][0]
+        return int(row["volumetotal"]), int(row["primarystoragetotal"])
+
+    def pool_allocated() -> int:
+        return admin("listStoragePools", id=env["pool"]["id"])["storagepool"][0]["disksizeallocated"]
+
+    def old_volume(volume_id: str) -> list:
+        return admin("listVolumes", id=volume_id, listall="true").get("volume", [])
+
+    vm = deploy(user, env)["jobresult"]["virtualmachine"]
+    first, counts, allocated = root(), totals(), pool_allocated()
+    restored = user.wait_job(user("restoreVirtualMachine", virtualmachineid=vm["id"], expunge="true")["jobid"])
+    assert restored["jobstatus"] == 1, restored
+    assert restored["jobresult"]["virtualmachine"]["state"] == "Running"
+    second = root()
+    assert second["id"] != first["id"] and second["state"] == "Ready" and second["deviceid"] == 0
+    assert not old_volume(first["id"]) and totals() == counts and pool_allocated() == allocated
+    assert any(e["type"] == "VM.RESTORE" for e in admin("listEvents", type="VM.RESTORE", listall="true")["event"])
+
+    ostype = admin("listOsTypes", description="Other Linux (64-bit)")["ostype"][0]["id"]
+    other = admin("registerTemplate", name=unique("tpl"), displaytext="other", format="QCOW2", hypervisor="Simulator",
+                  zoneid=zone_id, ispublic="true", ostypeid=ostype, url=f"{web}/tiny.qcow2",
+                  passwordenabled="true")["template"][0]
+    assert wait_template(admin, other["id"])["isready"]
+    user.wait_job(user("stopVirtualMachine", id=vm["id"])["jobid"])
+    result = user.wait_job(user("restoreVirtualMachine", virtualmachineid=vm["id"], templateid=other["id"],
+                                rootdisksize="2")["jobid"])
+    assert result["jobstatus"] == 1, result
+    again = result["jobresult"]["virtualmachine"]
+    assert again["state"] == "Stopped" and again["templateid"] == other["id"] and again["password"]
+    third = root()
+    assert third["size"] == 2 * GIB and third["state"] == "Allocated" and "storageid" not in third
+    assert totals() == (counts[0], 2)
+    leftover = old_volume(second["id"])  # kept as destroyed until the storage cleanup takes it
+    assert leftover and leftover[0]["state"] == "Destroy" and pool_allocated() == allocated
+    admin("updateConfiguration", name="storage.cleanup.interval", value="2")
+    try:
+        wait_until(lambda: not old_volume(second["id"]), timeout=60, what="the old ROOT disk expunged")
+    finally:
+        admin("resetConfiguration", name="storage.cleanup.interval")
+    assert pool_allocated() == allocated - second["size"]
+    started = user.wait_job(user("startVirtualMachine", id=vm["id"])["jobid"])["jobresult"]["virtualmachine"]
+    assert started["state"] == "Running" and root()["state"] == "Ready"
+
+    iso = admin("registerIso", name=unique("iso"), displaytext="iso", zoneid=zone_id, ispublic="true",
+                url=f"{web}/boot.iso", ostypeid=ostype)["iso"][0]
+    for params, words in (({"templateid": iso["id"]}, "is an ISO"), ({"rootdisksize": "0"}, "positive")):
+        with pytest.raises(ApiError) as err:
+            user("restoreVirtualMachine", virtualmachineid=vm["id"], **params)
+        assert err.value.status == 431 and words in err.value.body["errortext"], err.value.body
+    admin.wait_job(admin("destroyVirtualMachine", id=vm["id"])["jobid"])
+    with pytest.raises(ApiError) as err:
+        user("restoreVirtualMachine", virtualmachineid=vm["id"])
+    assert err.value.status == 431 and "Destroyed" in err.value.body["errortext"]
+    admin.wait_job(admin("expungeVirtualMachine", id=vm["id"])["jobid"])
     admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
 
 
