@@ -166,6 +166,18 @@ class ScaleVm(Command):
         return {"name": self.name, "vcpus": self.vcpus, "memory_mb": self.memory_mb}
 
 
+class PrepareForMigration(Command):
+    """Sent to the destination of a live migration first (CloudStack's PrepareForMigrationCommand): it mounts
+    the image stores the VM's CD-ROMs come from, so the incoming domain finds them at the same paths."""
+
+    kind: Literal["PrepareForMigration"] = "PrepareForMigration"
+    name: str
+    disks: list[DiskSpec] = []
+
+    def run(self, driver) -> dict:
+        return {"name": self.name, "paths": [disk.on_host(driver).path for disk in self.disks]}
+
+
 class MigrateVm(Command):
     kind: Literal["MigrateVm"] = "MigrateVm"
     name: str

@@ -23,6 +23,9 @@ STARTED_HOOKS: list[Callable] = []
 AFTER_START: list[Callable] = []
 # (session, vm, host_id | None) — in the step that marks the VM Stopped (a stop, a host going down, a power report)
 STOPPED_HOOKS: list[Callable] = []
+# (session, vm, target host) -> list of agent.protocol.DiskSpec — before a live migration: what the target must
+# be able to open besides the VM's pool (e.g. an ISO on an NFS image store, mounted by PrepareForMigration)
+MIGRATE_PREPARE_HOOKS: list[Callable] = []
 # (session, vm, source host, target host) — in the step that records a finished migration
 MIGRATED_HOOKS: list[Callable] = []
 # (session, vm) — in the step that marks the VM expunged (before its NICs are released)

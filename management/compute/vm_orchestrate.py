@@ -23,6 +23,7 @@ from agent.protocol import (
     DeleteVolume,
     DiskSpec,
     MigrateVm,
+    PrepareForMigration,
     NicSpec,
     RebootVm,
     StartVm,
@@ -416,7 +417,10 @@ def migrate(ctx: Context, vm_id: int, target_id: int | None) -> None:
         target = placement.host
         states.transition(s, vm, "MigrationRequested")
     on_rollback(ctx.session, partial(_migrate_failed, vm_id, target.id, source.id))
+    with step(ctx) as s:
+        disks = [d for hook in vm_lifecycle.MIGRATE_PREPARE_HOOKS for d in hook(s, _vm(s, vm_id), target)]
     try:
+        _call(target, PrepareForMigration(name=vm.instance_name, disks=disks))
         _call(source, MigrateVm(name=vm.instance_name, destination_uri=f"qemu+tcp://{target.private_ip}/system"))
     except AgentFailure as error:
         with step(ctx) as s:

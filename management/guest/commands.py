@@ -177,6 +177,7 @@ class DetachIso(Command):
 def register() -> None:
     vm_lifecycle.add(vm_lifecycle.DEPLOY_HOOKS, vm_keys.on_deploy)
     vm_lifecycle.add(vm_lifecycle.SPEC_HOOKS, config_drive.add_devices)
+    vm_lifecycle.add(vm_lifecycle.MIGRATE_PREPARE_HOOKS, config_drive.migration_disks)
     vm_lifecycle.add(vm_lifecycle.EXPUNGE_HOOKS, config_drive.remove_drive)
 
 

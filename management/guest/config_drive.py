@@ -184,6 +184,16 @@ def _pool_dir(pool: StoragePool) -> str:
     return local_path(pool).rstrip("/")
 
 
+def migration_disks(session, vm: VMInstance, _target: Host) -> list[DiskSpec]:
+    """MIGRATE_PREPARE hook: an ISO on an NFS image store must be mounted on the destination too (the config
+    drive is on the VM's pool, which the destination reaches already)."""
+    iso, store_url = iso_path(session, vm)
+    if not iso or not store_url:
+        return []
+    return [DiskSpec(path=iso, store_url=store_url, format="iso", device="cdrom", target=ISO_TARGET,
+                     device_id=ISO_DEVICE_ID, readonly=True)]
+
+
 def add_devices(session, vm: VMInstance, spec, host: Host | None) -> None:
     """SPEC hook: the ISO CD-ROM (hdc) always; the config drive (hdd) when there is something to deliver,
     written on ``host`` first."""

@@ -42,6 +42,7 @@ ALIASES = {
     "stopvm": "StopVm", "stopcommand": "StopVm",
     "rebootvm": "RebootVm", "rebootcommand": "RebootVm",
     "migratevm": "MigrateVm", "migratecommand": "MigrateVm",
+    "prepareformigration": "PrepareForMigration", "prepareformigrationcommand": "PrepareForMigration",
     "scalevm": "ScaleVm", "scalevmcommand": "ScaleVm",
     "createvolume": "CreateVolume", "createcommand": "CreateVolume", "createobjectcommand": "CreateVolume",
     "deletevolume": "DeleteVolume", "deletecommand": "DeleteVolume", "destroycommand": "DeleteVolume",

@@ -494,6 +494,18 @@ def test_migrate_moves_the_vm_and_its_capacity(admin, env):
     assert moved["jobresult"]["virtualmachine"]["hostid"] == target
     after = host_allocations(admin, env["zone"]["id"])
     assert after[source][0] == before[source][0] - 500 and after[target][0] == before[target][0] + 500
+
+    # the destination is prepared first (PrepareForMigration): when it cannot be, nothing moves
+    mock = admin("configureSimulator", hostid=source, name="PrepareForMigration",
+                 value="result:fail;message:cannot mount the image store")["mock"]
+    try:
+        refused = admin.wait_job(admin("migrateVirtualMachine", virtualmachineid=vm["id"], hostid=source)["jobid"])
+    finally:
+        admin("cleanupSimulatorMock", id=mock["id"])
+    assert refused["jobstatus"] == 2 and "cannot mount the image store" in refused["jobresult"]["errortext"]
+    stayed = admin("listVirtualMachines", id=vm["id"])["virtualmachine"][0]
+    assert (stayed["state"], stayed["hostid"]) == ("Running", target)
+    assert host_allocations(admin, env["zone"]["id"]) == after
     admin.wait_job(admin("destroyVirtualMachine", id=vm["id"], expunge="true")["jobid"])
 
 

@@ -126,3 +126,22 @@ def test_remove_stale_partials_takes_only_our_abandoned_copies(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names["fresh"], names["volume"], names["foreign"],
                                                                  "sub"])
     assert (tmp_path / "sub" / names["stale"]).exists()  # only the pool's top level
+
+
+def test_a_migration_destination_mounts_the_stores_of_the_vms_cd_roms(tmp_path, export, monkeypatch):
+    """PrepareForMigration on the destination host: an ISO on an NFS image store is mounted there (at the same
+    digest-named path every host uses), a local one is left as it is."""
+    from agent.hypervisor.libvirt.driver import LibvirtDriver
+    from agent.protocol import DiskSpec, PrepareForMigration
+
+    root, mounts = export
+    run, real = _bind_mount(root), pools.resolve
+    monkeypatch.setattr(pools, "resolve", lambda path, url: real(path, url, run=run, root=str(tmp_path / "mnt")))
+    iso = DiskSpec(path="template/t.qcow2", store_url="nfs://192.0.2.9/export/sec", format="iso", device="cdrom",
+                   target="hdc", device_id=3, readonly=True)
+    local = iso.model_copy(update={"path": "/var/lib/isos/x.iso", "store_url": None})
+    answer = PrepareForMigration(name="i-2-3-VM", disks=[iso, local]).run(LibvirtDriver("test:///default"))
+    mounted, untouched = answer["paths"]
+    mounts.append(mounted.rsplit("/template/", 1)[0])
+    assert open(mounted, "rb").read() == b"image" and mounted.startswith(str(tmp_path / "mnt"))
+    assert untouched == "/var/lib/isos/x.iso"
