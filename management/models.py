@@ -15,4 +15,5 @@ from management.network import models as network_models  # noqa: F401
 from management.securitygroups import models as securitygroup_models  # noqa: F401
 from management.storage import models as storage_models  # noqa: F401
 from management.storage import snapshot_models as storage_snapshot_models  # noqa: F401
+from management.tags import models as tag_models  # noqa: F401
 from usage import models as usage_models  # noqa: F401

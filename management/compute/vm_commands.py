@@ -31,6 +31,7 @@ from management.pagination import page
 from management.securitygroups.models import SecurityGroup, SecurityGroupVmMap
 from management.storage.models import GuestOs, Template
 from management.storage.volumes import volume_ids
+from management.tags import service as tag_service
 
 VM = "VirtualMachine"
 JAVA = "org.apache.cloudstack.api.command.user.vm."
@@ -403,6 +404,7 @@ class ListVirtualMachines(ListDomainResourcesCommand):
     displayvm = Param("boolean", description="list resources by display flag; only ROOT admin is eligible to pass "
                                              "this parameter")
     userdata = Param("boolean", default=False, description="Whether to return the VMs' user data or not.")
+    tags = Param("map", description="List resources by tags (key/value pairs)")
 
     def handle(self, ctx: Context) -> ListResult:
         by_id = self.id is not None or bool(self.ids)
@@ -456,6 +458,7 @@ class ListVirtualMachines(ListDomainResourcesCommand):
             like = f"%{self.keyword}%"
             query = query.where(or_(VMInstance.name.like(like), VMInstance.display_name.like(like),
                                     VMInstance.state.like(like), VMInstance.instance_name.like(like)))
+        query = tag_service.filtered(query, "UserVm", VMInstance.id, self.map_list("tags"))
         offset, limit = self.window(ctx.session)
         rows, total = page(ctx.session, query.order_by(VMInstance.id), offset, limit)
         return ListResult(vm_views(ctx.session, ctx.caller, rows, user_data=bool(self.userdata)), total)

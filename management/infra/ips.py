@@ -155,7 +155,11 @@ def allocate_ip(session: Session, *, zone_id: int, pod_id: int | None = None, vl
 
 
 def release_ip(session: Session, ip: IpAddress) -> None:
-    """Give an address back (Free, no owner, no NAT), whatever state it was in."""
+    """Give an address back (Free, no owner, no NAT), whatever state it was in; its resource tags go (the row
+    will serve its next owner)."""
+    from management.tags import service as tag_service
+
+    tag_service.drop(session, "PublicIpAddress", ip.id)
     session.execute(update(IpAddress).where(IpAddress.id == ip.id).values(
         state="Free", account_id=None, domain_id=None, vm_id=None, nic_id=None, allocated=None, source_nat=False,
         one_to_one_nat=False, vm_ip_address=None, network_id=None).execution_options(synchronize_session=False))

@@ -60,6 +60,7 @@ from management.network.responses import (
     traffic_type_views,
 )
 from management.pagination import page
+from management.tags import service as tag_service
 
 ADMIN_NET = "org.apache.cloudstack.api.command.admin.network."
 USER_NET = "org.apache.cloudstack.api.command.user.network."
@@ -409,6 +410,7 @@ class ListNetworks(ListDomainResourcesCommand):
     name = Param(description="list networks by name")
     displaynetwork = Param("boolean", description="list resources by display flag; only ROOT admin is eligible to "
                                                   "pass this parameter")
+    tags = Param("map", description="List resources by tags (key/value pairs)")
 
     def handle(self, ctx: Context) -> ListResult:
         if self.domainid is not None:
@@ -420,6 +422,7 @@ class ListNetworks(ListDomainResourcesCommand):
             physical=self.physicalnetworkid, name=self.name, keyword=self.keyword, acl_type=self.acltype,
             account=self.account, domain=self.domainid, can_use_for_deploy=self.canusefordeploy,
             display_network=self.displaynetwork)
+        query = tag_service.filtered(query, "Network", Network.id, self.map_list("tags"))
         rows, total = page(ctx.session, query, *self.window(ctx.session))
         return ListResult(network_views(ctx.session, rows), total)
 
@@ -538,6 +541,7 @@ class ListPublicIpAddresses(ListDomainResourcesCommand):
     state = Param(description="lists all public IP addresses by state")
     fordisplay = Param("boolean", description="list resources by display flag; only ROOT admin is eligible to pass "
                                               "this parameter")
+    tags = Param("map", description="List resources by tags (key/value pairs)")
 
     def handle(self, ctx: Context) -> ListResult:
         allocated_only = self.allocatedonly and not (self.state and self.state.lower() == "free")
@@ -554,6 +558,7 @@ class ListPublicIpAddresses(ListDomainResourcesCommand):
             owned = scope.where(IpAddress.account_id, IpAddress.domain_id)
             # free addresses are anyone's to pick (the console's "acquire a specific IP" lists them)
             query = query.where(owned if allocated_only else or_(IpAddress.state == "Free", owned))
+        query = tag_service.filtered(query, "PublicIpAddress", IpAddress.id, self.map_list("tags"))
         rows, total = page(ctx.session, query, *self.window(ctx.session))
         return ListResult(public_ip_views(ctx.session, rows, listed=True), total)
 

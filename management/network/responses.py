@@ -19,6 +19,7 @@ from management.network.models import (
     TrafficType,
     VirtualRouterElement,
 )
+from management.tags import service as tag_service
 
 
 class PhysicalNetworkResponse(ResponseObject):
@@ -263,6 +264,7 @@ def offering_views(rows: list[NetworkOffering]) -> list[NetworkOfferingResponse]
 
 
 def network_views(session: Session, rows: list[Network]) -> list[NetworkResponse]:
+    tag_map = tag_service.tags_of(session, "Network", [r.id for r in rows])
     zones = _by_id(session, Zone, {r.zone_id for r in rows})
     offerings = _by_id(session, NetworkOffering, {r.network_offering_id for r in rows})
     physicals = _by_id(session, PhysicalNetwork, {r.physical_network_id for r in rows})
@@ -284,7 +286,7 @@ def network_views(session: Session, rows: list[Network]) -> list[NetworkResponse
             gateway, netmask = vlan.gateway, vlan.netmask
             cidr = str(net.network_of(vlan.gateway, vlan.netmask))
         account = accounts.get(r.account_id)
-        views.append(NetworkResponse(
+        views.append(NetworkResponse(tags=tag_map.get(r.id, []),
             id=r.uuid, name=r.name, displaytext=r.display_text, broadcastdomaintype=r.broadcast_domain_type,
             broadcasturi=r.broadcast_uri, traffictype=r.traffic_type, type=r.guest_type, gateway=gateway,
             netmask=netmask, cidr=cidr, zoneid=zone.uuid, zonename=zone.name, networkofferingid=offering.uuid,
@@ -301,6 +303,7 @@ def network_views(session: Session, rows: list[Network]) -> list[NetworkResponse
 
 
 def public_ip_views(session: Session, rows: list[IpAddress], *, listed: bool = False) -> list[PublicIpResponse]:
+    tag_map = tag_service.tags_of(session, "PublicIpAddress", [r.id for r in rows])
     from management.compute.vm_models import VMInstance
 
     zones = _by_id(session, Zone, {r.zone_id for r in rows})
@@ -315,7 +318,7 @@ def public_ip_views(session: Session, rows: list[IpAddress], *, listed: bool = F
         zone, vlan = zones[r.zone_id], vlans[r.vlan_id]
         account, domain, network = accounts.get(r.account_id), domains.get(r.domain_id), networks.get(r.network_id)
         vm = vms.get(r.vm_id) if r.one_to_one_nat else None
-        views.append(cls(
+        views.append(cls(tags=tag_map.get(r.id, []),
             id=r.uuid, ipaddress=r.address, allocated=cs_date(r.allocated), zoneid=zone.uuid, zonename=zone.name,
             issourcenat=r.source_nat, isstaticnat=r.one_to_one_nat, forvirtualnetwork=vlan.for_virtual_network,
             vlanid=vlan.uuid, vlanname=vlan.vlan_tag if "://" in vlan.vlan_tag else f"vlan://{vlan.vlan_tag}",

@@ -69,7 +69,8 @@ class ListSecurityGroups(ListDomainResourcesCommand):
         offset, limit = self.window(ctx.session)
         rows, total = service.list_groups(ctx.session, scope, group_id=self.id.id if self.id else None,
                                           name=self.securitygroupname, vm=self.virtualmachineid,
-                                          keyword=self.keyword, offset=offset, limit=limit)
+                                          keyword=self.keyword, offset=offset, limit=limit,
+                                          tags=self.map_list("tags"))
         return ListResult(group_views(ctx.session, rows), total)
 
 

@@ -13,6 +13,7 @@ from management.compute.vm_models import VMInstance
 from management.iam.models import Account, Domain
 from management.iam.responses import domain_display_path
 from management.securitygroups.models import INGRESS, SecurityGroup, SecurityGroupRule, SecurityGroupVmMap
+from management.tags import service as tag_service
 
 
 class SecurityGroupRuleResponse(ResponseObject):
@@ -64,6 +65,7 @@ def _rule_view(rule: SecurityGroupRule, groups: dict[int, SecurityGroup],
 def group_views(session: Session, rows: list[SecurityGroup], *, only_rules: list[SecurityGroupRule] | None = None
                 ) -> list[SecurityGroupResponse]:
     """Views of ``rows`` with their rules (or only ``only_rules``: authorize answers with the rules it added)."""
+    tag_map = tag_service.tags_of(session, "SecurityGroup", [g.id for g in rows])
     ids = [g.id for g in rows]
     if not ids:
         return []
@@ -91,7 +93,7 @@ def group_views(session: Session, rows: list[SecurityGroup], *, only_rules: list
     for g in rows:
         account, domain = accounts.get(g.account_id), domains.get(g.domain_id)
         own = by_group.get(g.id, [])
-        views.append(SecurityGroupResponse(
+        views.append(SecurityGroupResponse(tags=tag_map.get(g.id, []),
             id=g.uuid, name=g.name, description=g.description, account=account.account_name if account else None,
             domainid=domain.uuid if domain else None, domain=domain.name if domain else None,
             domainpath=domain_display_path(domain) if domain else None, virtualmachinecount=len(vms.get(g.id, [])),

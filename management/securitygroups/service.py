@@ -22,6 +22,7 @@ from management.securitygroups import rules as rule_checks
 from management.securitygroups import sync
 from management.securitygroups.models import EGRESS, INGRESS, SecurityGroup, SecurityGroupRule, SecurityGroupVmMap
 from management.storage.templates import template_owner
+from management.tags import service as tag_service
 
 DEFAULT = "default"
 EVENT = {INGRESS: ("SG.AUTH.INGRESS", "SG.REVOKE.INGRESS"), EGRESS: ("SG.AUTH.EGRESS", "SG.REVOKE.EGRESS")}
@@ -171,7 +172,8 @@ def revoke(session: Session, caller: Caller, rule: SecurityGroupRule, direction:
 
 
 def list_groups(session: Session, scope: Scope, *, group_id: int | None, name: str | None, vm: VMInstance | None,
-                keyword: str | None, offset: int, limit: int | None) -> tuple[list[SecurityGroup], int]:
+                keyword: str | None, offset: int, limit: int | None,
+                tags: list[dict[str, str]] | None = None) -> tuple[list[SecurityGroup], int]:
     query = select(SecurityGroup).where(scope.where(SecurityGroup.account_id, SecurityGroup.domain_id))
     if group_id is not None:
         query = query.where(SecurityGroup.id == group_id)
@@ -182,6 +184,7 @@ def list_groups(session: Session, scope: Scope, *, group_id: int | None, name: s
     if vm is not None:
         query = query.where(SecurityGroup.id.in_(select(SecurityGroupVmMap.security_group_id)
                                                  .where(SecurityGroupVmMap.vm_id == vm.id)))
+    query = tag_service.filtered(query, "SecurityGroup", SecurityGroup.id, tags or [])
     return page(session, query.order_by(SecurityGroup.id), offset, limit)
 
 

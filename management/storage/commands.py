@@ -536,6 +536,7 @@ class _ListTemplatesBase(ListDomainResourcesCommand):
                                                              "zones")
     oscategoryid = Param("uuid", entity=GuestOsCategory, description="the ID of the OS category for the template")
     imagestoreid = Param("uuid", entity=ImageStore, description="ID of the image or image cache store")
+    tags = Param("map", description="List resources by tags (key/value pairs)")
 
     def filter_name(self) -> str:
         raise NotImplementedError
@@ -556,7 +557,8 @@ class _ListTemplatesBase(ListDomainResourcesCommand):
             template_type=getattr(self, "templatetype", None),
             os_category_id=self.oscategoryid.id if self.oscategoryid else None,
             store_id=self.imagestoreid.id if self.imagestoreid else None,
-            show_removed=self.showremoved and ctx.caller.is_admin, show_unique=self.showunique)
+            show_removed=self.showremoved and ctx.caller.is_admin, show_unique=self.showunique,
+            tags=self.map_list("tags"))
         offset, limit = self.window(ctx.session)
         rows, total = tmpl.list_templates(ctx.session, ctx.caller, f, offset, limit)
         return ListResult(template_views(ctx.session, rows, admin=ctx.caller.is_admin), total)

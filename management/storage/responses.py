@@ -22,6 +22,7 @@ from management.storage.models import (
     Template,
     TemplateStoreRef,
 )
+from management.tags import service as tag_service
 
 
 class StoragePoolResponse(ResponseObject):
@@ -196,6 +197,8 @@ def status_text(ref: TemplateStoreRef | None) -> str | None:
 
 def template_views(session: Session, rows: list[tuple[Template, TemplateStoreRef | None]], *,
                    admin: bool) -> list[TemplateResponse]:
+    tag_map = {**tag_service.tags_of(session, "Template", [t.id for t, _ in rows if not t.is_iso]),
+               **tag_service.tags_of(session, "ISO", [t.id for t, _ in rows if t.is_iso])}
     templates = [t for t, _ in rows]
     zones = _by_id(session, Zone, [r.zone_id for _, r in rows if r is not None])
     stores = _by_id(session, ImageStore, [r.store_id for _, r in rows if r is not None])
@@ -214,7 +217,7 @@ def template_views(session: Session, rows: list[tuple[Template, TemplateStoreRef
             store = stores.get(ref.store_id)
             details = [{"datastore": store.name if store else "", "downloadPercent": str(ref.download_pct),
                         "downloadState": ref.download_state}]
-        views.append(cls(
+        views.append(cls(tags=tag_map.get(template.id, []),
             id=template.uuid, name=template.name, displaytext=template.display_text, ispublic=template.is_public,
             isfeatured=template.featured, isextractable=template.extractable, isready=ready,
             status=status_text(ref), created=cs_date(template.created), removed=cs_date(template.removed),

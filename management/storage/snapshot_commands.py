@@ -94,6 +94,7 @@ class ListSnapshots(ListDomainResourcesCommand):
     zoneid = Param("uuid", entity=Zone, description="list snapshots by zone id")
     snapshottype = Param(description="valid values are MANUAL or RECURRING.")
     intervaltype = Param(description="valid values are HOURLY, DAILY, WEEKLY, and MONTHLY.")
+    tags = Param("map", description="List resources by tags (key/value pairs)")
 
     def handle(self, ctx: Context) -> ListResult:
         scope = access.list_scope(ctx.session, ctx.caller, account_name=self.account, domain=self.domainid,
@@ -102,7 +103,7 @@ class ListSnapshots(ListDomainResourcesCommand):
                                  ids=[s.id for s in self.ids] if self.ids else None, name=self.name,
                                  volume_id=self.volumeid.id if self.volumeid else None,
                                  zone_id=self.zoneid.id if self.zoneid else None, snapshot_type=self.snapshottype,
-                                 interval_type=self.intervaltype, keyword=self.keyword)
+                                 interval_type=self.intervaltype, keyword=self.keyword, tags=self.map_list("tags"))
         offset, limit = self.window(ctx.session)
         rows, total = snapshots.list_snapshots(ctx.session, f, offset, limit)
         return ListResult(snapshot_views(ctx.session, rows), total)

@@ -12,6 +12,7 @@ from management.iam.responses import domain_display_path
 from management.infra.models import Zone
 from management.storage.models import GuestOs, ImageStore
 from management.storage.snapshot_models import INTERVALS, SnapshotPolicy, SnapshotState, SnapshotStoreRef
+from management.tags import service as tag_service
 
 
 class SnapshotResponse(ResponseObject):
@@ -63,6 +64,7 @@ def _by_id(session: Session, model, ids) -> dict:
 
 
 def snapshot_views(session: Session, snapshots: list) -> list[SnapshotResponse]:
+    tag_map = tag_service.tags_of(session, "Snapshot", [s.id for s in snapshots])
     volumes = _by_id(session, Volume, [s.volume_id for s in snapshots])
     accounts = _by_id(session, Account, [s.account_id for s in snapshots])
     domains = _by_id(session, Domain, [s.domain_id for s in snapshots])
@@ -84,7 +86,7 @@ def snapshot_views(session: Session, snapshots: list) -> list[SnapshotResponse]:
         template = templates.get(volume.template_id) if volume is not None else None
         guest_os = oses.get(template.guest_os_id) if template is not None else None
         usable_volume = volume is not None and volume.removed is None and volume.pool_id is not None
-        views.append(SnapshotResponse(
+        views.append(SnapshotResponse(tags=tag_map.get(s.id, []),
             id=s.uuid, name=s.name, account=account.account_name if account else None,
             domainid=domain.uuid if domain else None, domain=domain.name if domain else None,
             domainpath=domain_display_path(domain) if domain else None,

@@ -49,6 +49,7 @@ from management.storage.snapshot_models import (
     SnapshotState,
     SnapshotStoreRef,
 )
+from management.tags import service as tag_service
 
 log = logging.getLogger(__name__)
 SNAPSHOT_CAPABLE = ("KVM", "Simulator")
@@ -443,6 +444,7 @@ class ListFilter:
     snapshot_type: str | None = None
     interval_type: str | None = None
     keyword: str | None = None
+    tags: list[dict[str, str]] | None = None  # tags[i].key/value
 
 
 def list_snapshots(session: Session, f: ListFilter, offset: int, limit: int | None) -> tuple[list[Snapshot], int]:
@@ -472,6 +474,7 @@ def list_snapshots(session: Session, f: ListFilter, offset: int, limit: int | No
         query = query.where(Snapshot.type_description == kind)
     if f.keyword:
         query = query.where(or_(Snapshot.name.like(f"%{f.keyword}%")))
+    query = tag_service.filtered(query, "Snapshot", Snapshot.id, f.tags or [])
     return page(session, query.order_by(Snapshot.created.desc(), Snapshot.id.desc()), offset, limit)
 
 

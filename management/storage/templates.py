@@ -32,6 +32,7 @@ from management.storage.models import (
     Template,
     TemplateStoreRef,
 )
+from management.tags import service as tag_service
 
 FORMATS = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "ISO", "VMDK", "TAR", "DIR", "BAREMETAL")
 HYPERVISORS = ("KVM", "XenServer", "VMware", "Hyperv", "BareMetal", "Simulator", "Ovm3", "LXC", "Any")
@@ -488,6 +489,7 @@ class ListFilter:
     store_id: int | None = None
     show_removed: bool = False
     show_unique: bool = False
+    tags: list[dict[str, str]] | None = None  # tags[i].key/value
 
 
 def list_templates(session: Session, caller: Caller, f: ListFilter, offset: int,
@@ -542,6 +544,7 @@ def list_templates(session: Session, caller: Caller, f: ListFilter, offset: int,
     if f.os_category_id is not None:
         query = query.where(Template.guest_os_id.in_(select(GuestOs.id).where(
             GuestOs.category_id == f.os_category_id)))
+    query = tag_service.filtered(query, "ISO" if f.iso else "Template", Template.id, f.tags or [])
     if not caller.is_root_admin:  # system templates are for the system
         query = query.where(Template.type != "SYSTEM")
     query = query.order_by(Template.sort_key, Template.id, TemplateStoreRef.zone_id, TemplateStoreRef.id)

@@ -35,6 +35,7 @@ from management.storage import volume_hooks, volume_upload, volumes  # noqa: F40
 from management.storage import volume_orchestrate as orchestrate
 from management.storage.models import StoragePool
 from management.storage.volume_responses import ExtractResponse, VolumeResponse, volume_views
+from management.tags import service as tag_service
 
 VOLUME = "Volume"
 USER = "org.apache.cloudstack.api.command.user.volume."
@@ -327,6 +328,7 @@ class ListVolumes(ListDomainResourcesCommand):
                                                  "pass this parameter")
     listsystemvms = Param("boolean", default=False, description="list system VMs; only ROOT admin is eligible to "
                                                                 "pass this parameter")
+    tags = Param("map", description="List resources by tags (key/value pairs)")
 
     def handle(self, ctx: Context) -> ListResult:
         by_id = self.id is not None or bool(self.ids)
@@ -364,6 +366,7 @@ class ListVolumes(ListDomainResourcesCommand):
         if self.keyword:
             like = f"%{self.keyword}%"
             query = query.where(or_(Volume.name.like(like), Volume.state.like(like)))
+        query = tag_service.filtered(query, "Volume", Volume.id, self.map_list("tags"))
         offset, limit = self.window(ctx.session)
         rows, total = page(ctx.session, query.order_by(Volume.id), offset, limit)
         return ListResult(volume_views(ctx.session, ctx.caller, rows), total)

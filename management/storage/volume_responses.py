@@ -14,6 +14,7 @@ from management.iam.models import Account, Domain
 from management.iam.responses import domain_display_path
 from management.infra.models import Cluster, Pod, Zone
 from management.storage.models import StoragePool, Template
+from management.tags import service as tag_service
 
 
 class VolumeResponse(ResponseObject):
@@ -109,6 +110,7 @@ def _snapshots(session: Session, ids) -> dict[int, str]:
 
 
 def volume_views(session: Session, caller: Caller, rows: list[Volume]) -> list[VolumeResponse]:
+    tag_map = tag_service.tags_of(session, "Volume", [v.id for v in rows])
     zones = _by_id(session, Zone, (v.zone_id for v in rows))
     vms = _by_id(session, VMInstance, (v.vm_id for v in rows))
     pools = _by_id(session, StoragePool, (v.pool_id for v in rows))
@@ -129,7 +131,7 @@ def volume_views(session: Session, caller: Caller, rows: list[Volume]) -> list[V
         offering, template = offerings.get(v.disk_offering_id), templates.get(v.template_id)
         service = services.get(vm.service_offering_id) if vm and v.volume_type == "ROOT" else None
         account, domain = accounts.get(v.account_id), domains.get(v.domain_id)
-        views.append(VolumeResponse(
+        views.append(VolumeResponse(tags=tag_map.get(v.id, []),
             id=v.uuid, name=v.name, type=v.volume_type, state=v.state,
             zoneid=zone.uuid if zone else None, zonename=zone.name if zone else None,
             podid=pod.uuid if pod else None, podname=pod.name if pod else None,

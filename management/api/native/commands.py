@@ -10,6 +10,7 @@ from management.guest import commands as guest_commands  # noqa: F401
 from management.iam import commands as iam_commands  # noqa: F401
 from management.infra import commands as infra_commands  # noqa: F401
 from management.infra import host_commands as infra_host_commands  # noqa: F401
+from management.tags import commands as tag_commands  # noqa: F401
 from management.infra import simulator as infra_simulator  # noqa: F401
 from management.jobs import commands as job_commands  # noqa: F401
 from management.limits import commands as limit_commands  # noqa: F401
