@@ -210,6 +210,8 @@ def views(session: Session, rows: list[ResourceTag]) -> list[dict]:
     """Tags as CloudStack renders them (in listTags and inside resource responses)."""
     from management.iam.responses import domain_display_path
 
+    if not rows:
+        return []
     accounts = {a.id: a for a in session.scalars(select(Account).where(Account.id.in_({r.account_id for r in rows})))}
     domains = {d.id: d for d in session.scalars(select(Domain).where(Domain.id.in_({r.domain_id for r in rows})))}
     result = []
