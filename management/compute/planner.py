@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from management.config import service as config
 from management.errors import InsufficientCapacity
-from management.infra.models import Cluster, Host, Pod
+from management.infra.models import Cluster, Host, Pod, VlanRange
 from management.storage.models import PoolStatus, StoragePool
 
 MB = 1024 * 1024
@@ -72,6 +72,14 @@ def candidate_hosts(session: Session, zone_id: int, need: Need, *, avoid: set[in
     if config.get_value(session, "vm.allocation.algorithm") in ("random", "userdispersing", None):
         random.shuffle(rows)
     return rows
+
+
+def guest_pod(session: Session, vm) -> int | None:
+    """The pod whose range the VM's default NIC address comes from (None: a zone-wide range, or no address)."""
+    from management.compute.vm_models import Nic
+
+    return session.scalar(select(VlanRange.pod_id).join(Nic, Nic.vlan_id == VlanRange.id).where(
+        Nic.vm_id == vm.id, Nic.is_default.is_(True), Nic.removed.is_(None)).limit(1))
 
 
 def reserve_host(session: Session, host: Host, cluster: Cluster | None, need: Need) -> bool:
@@ -150,11 +158,13 @@ class Placement:
 
 
 def place(session: Session, vm, need: Need, *, volume_size: int, volume_pool: StoragePool | None,
-          avoid: set[int], host_id: int | None = None) -> Placement:
+          avoid: set[int], host_id: int | None = None, cluster_id: int | None = None) -> Placement:
     """Reserve a host (and, for a volume not yet placed, pool space) for ``vm``; 533 when nothing fits.
 
-    ``volume_pool``: where the VM's root volume already is (the host must reach it)."""
-    for host, cluster in candidate_hosts(session, vm.zone_id, need, avoid=avoid, host_id=host_id):
+    ``volume_pool``: where the VM's root volume already is (the host must reach it). A VM whose guest address
+    comes from a pod's range (Basic zones) stays in that pod (``vm.pod_id``, set from its address)."""
+    for host, cluster in candidate_hosts(session, vm.zone_id, need, avoid=avoid, host_id=host_id,
+                                         cluster_id=cluster_id, pod_id=guest_pod(session, vm)):
         if volume_pool is not None and not pool_reachable(host, volume_pool):
             continue
         if not reserve_host(session, host, cluster, need):

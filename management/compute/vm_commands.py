@@ -3,6 +3,8 @@ updates, offering changes, migration, passwords."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from sqlalchemy import func, or_, select
 
 from management.api.native.params import Param
@@ -25,7 +27,7 @@ from management.errors import InvalidParameter, PermissionDenied
 from management.guest import passwords
 from management.iam import access
 from management.iam.models import Domain
-from management.infra.models import Host, Zone
+from management.infra.models import Cluster, Host, Pod, Zone
 from management.jobs.models import AsyncJob
 from management.pagination import page
 from management.securitygroups.models import SecurityGroup, SecurityGroupVmMap
@@ -44,6 +46,16 @@ def _fresh(ctx: Context, vm_id: int) -> VMInstance:
 
 def _view(ctx: Context, vm_id: int, **kwargs) -> VirtualMachineResponse:
     return vm_views(ctx.session, ctx.caller, [_fresh(ctx, vm_id)], **kwargs)[0]
+
+
+def _address(value: str | None) -> str | None:
+    """deployVirtualMachine ``ipaddress``: an IPv4 address (431 naming the parameter otherwise)."""
+    if value is None or value == "":
+        return None
+    try:
+        return str(ipaddress.IPv4Address(value.strip()))
+    except ValueError:
+        raise InvalidParameter(f"Invalid IP address {value} (ipaddress)") from None
 
 
 def _details(cmd: Command) -> dict[str, str]:
@@ -82,6 +94,15 @@ class DeployVirtualMachine(Command):
     size = Param("long", description="the arbitrary size for the DATADISK volume (GB), for customized disk offerings")
     rootdisksize = Param("long", description="Optional field to resize root disk on deploy (GB)")
     hostid = Param("uuid", entity=Host, admin_only=True, description="destination Host ID to deploy the VM to")
+    podid = Param("uuid", entity=Pod, admin_only=True, description="destination Pod ID to deploy the VM to")
+    clusterid = Param("uuid", entity=Cluster, admin_only=True, description="destination Cluster ID to deploy the VM "
+                                                                            "to")
+    ipaddress = Param(description="the ip address for default vm's network")
+    affinitygroupids = Param("list", description="comma separated list of affinity groups id that are going to be "
+                                                 "applied to the virtual machine (not supported yet: refused)")
+    affinitygroupnames = Param("list", description="comma separated list of affinity groups names that are going "
+                                                   "to be applied to the virtual machine (not supported yet: "
+                                                   "refused)")
     hypervisor = Param(description="the hypervisor on which to deploy the virtual machine; needed with an ISO that "
                                    "names no hypervisor")
     keypair = Param(description="name of the ssh key pair used to login to the virtual machine")
@@ -99,6 +120,8 @@ class DeployVirtualMachine(Command):
                                                            "the end user or not.")
 
     def prepare(self, ctx: Context) -> Prepared:
+        if self.affinitygroupids or self.affinitygroupnames:  # refused rather than placed without them
+            raise InvalidParameter("Affinity groups are not supported yet (affinitygroupids, affinitygroupnames)")
         keypairs = list(self.keypairs or []) + ([self.keypair] if self.keypair else [])
         groups = list(self.securitygroupids or []) + list(self.securitygroupnames or [])
         req = vms.DeployRequest(zone=self.zoneid, offering=self.serviceofferingid, template=self.templateid,
@@ -106,7 +129,8 @@ class DeployVirtualMachine(Command):
                                 size_gb=self.size, root_disk_size_gb=self.rootdisksize, host=self.hostid,
                                 keypairs=keypairs, user_data=self.userdata, security_groups=groups,
                                 details=_details(self), group=self.group, account_name=self.account,
-                                domain=self.domainid, display_vm=self.displayvm, hypervisor=self.hypervisor)
+                                domain=self.domainid, display_vm=self.displayvm, hypervisor=self.hypervisor,
+                                pod=self.podid, cluster=self.clusterid, ip_address=_address(self.ipaddress))
         return Prepared(instance=vms.create_vm(ctx.session, ctx.caller, req))
 
     def run(self, ctx: Context) -> VirtualMachineResponse:
@@ -115,7 +139,8 @@ class DeployVirtualMachine(Command):
         if self.startvm:
             vm = ctx.session.get(VMInstance, vm_id)
             if vm.state != states.RUNNING:
-                vm_orchestrate.start(ctx, vm_id, deploy=True, host_id=self.hostid.id if self.hostid else None)
+                vm_orchestrate.start(ctx, vm_id, deploy=True, host_id=self.hostid.id if self.hostid else None,
+                                     cluster_id=self.clusterid.id if self.clusterid else None)
         return _view(ctx, vm_id, show_password=True)
 
 

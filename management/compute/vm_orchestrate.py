@@ -96,7 +96,8 @@ def _event(session, ctx: Context, vm: VMInstance, type_: str, text: str, usage: 
 
 # --- start ---------------------------------------------------------------------------------------------------
 
-def start(ctx: Context, vm_id: int, *, deploy: bool = False, host_id: int | None = None) -> None:
+def start(ctx: Context, vm_id: int, *, deploy: bool = False, host_id: int | None = None,
+          cluster_id: int | None = None) -> None:
     with step(ctx) as s:
         vm = _vm(s, vm_id)
         if vm.state == states.RUNNING and not deploy:
@@ -109,7 +110,7 @@ def start(ctx: Context, vm_id: int, *, deploy: bool = False, host_id: int | None
     failure: str | None = None
     for _ in range(MAX_TRIES):
         try:
-            host_uuid = _try_host(ctx, vm_id, avoid, host_id, created)
+            host_uuid = _try_host(ctx, vm_id, avoid, host_id, created, cluster_id)
         except InsufficientCapacity as error:
             failure = failure or error.message
             break
@@ -127,7 +128,7 @@ def start(ctx: Context, vm_id: int, *, deploy: bool = False, host_id: int | None
 
 
 def _try_host(ctx: Context, vm_id: int, avoid: set[int], host_id: int | None,
-              created: list) -> str:
+              created: list, cluster_id: int | None = None) -> str:
     with step(ctx) as s:
         vm = _vm(s, vm_id)
         offering = s.get(ServiceOffering, vm.service_offering_id)
@@ -138,7 +139,7 @@ def _try_host(ctx: Context, vm_id: int, avoid: set[int], host_id: int | None,
         volume_pool = s.get(StoragePool, placed.pool_id) if placed else None
         unplaced = [v for v in volumes if v.pool_id is None]
         placement = planner.place(s, vm, need, volume_size=sum(v.size for v in unplaced), volume_pool=volume_pool,
-                                  avoid=avoid, host_id=host_id)
+                                  avoid=avoid, host_id=host_id, cluster_id=cluster_id)
         host, pool = placement.host, placement.pool or volume_pool
         for volume in unplaced:
             volume.pool_id, volume.path, volume.state = pool.id, f"{pool_hosts.local_path(pool)}/{volume.uuid}", "Creating"

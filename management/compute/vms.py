@@ -29,7 +29,7 @@ from management.guest import passwords
 from management.iam.access import check_account_access
 from management.iam.models import Account, Domain
 from management.infra import ips
-from management.infra.models import Host, VlanRange, Zone
+from management.infra.models import Cluster, Host, Pod, VlanRange, Zone
 from management.limits import service as limits
 from management.network import networks
 from management.storage import templates as tmpl
@@ -67,6 +67,9 @@ class DeployRequest:
     domain: Domain | None = None
     display_vm: bool = True
     hypervisor: str | None = None
+    pod: Pod | None = None  # admins: deploy in this pod / cluster (the guest address comes from the pod)
+    cluster: Cluster | None = None
+    ip_address: str | None = None  # a given guest address (free, in the pod's or the zone's ranges)
 
 
 DEPLOY_HYPERVISORS = ("KVM", "Simulator")
@@ -218,6 +221,7 @@ def create_vm(session: Session, caller: Caller, req: DeployRequest) -> VMInstanc
         raise InvalidParameter(f"Template {template.uuid} has not been completely downloaded to zone {zone.uuid}")
     if req.host is not None and (req.host.zone_id != zone.id or req.host.removed is not None):
         raise InvalidParameter(f"Host {req.host.uuid} is not in zone {zone.uuid}")
+    pod_id = _placement_pod(req)
     cpu, speed, memory = compute_of(offering, req.details)
     root_size, data_size = _sizes(session, req)
     if template.is_iso:  # the disk offering sizes a blank ROOT disk; the ISO goes on the CD-ROM
@@ -256,7 +260,7 @@ def create_vm(session: Session, caller: Caller, req: DeployRequest) -> VMInstanc
     if data_size is not None:
         add_volume(session, vm, "DATADISK", f"DATA-{vm.id}", data_size, template_id=None,
                     disk_offering_id=req.disk_offering.id, device_id=1)
-    _add_nic(session, vm, zone, req.host)
+    _add_nic(session, vm, zone, pod_id, req.ip_address)
     vm_lifecycle.run(vm_lifecycle.DEPLOY_HOOKS, session, caller, vm, req)
     events.record(session, caller, "VM.CREATE", f"Successfully created VM instance {vm.instance_name}", resource=vm,
                   resource_type="VirtualMachine", account_id=owner.id, domain_id=owner.domain_id)
@@ -291,13 +295,34 @@ def add_volume(session: Session, vm: VMInstance, kind: str, name: str, size: int
     return volume
 
 
-def _add_nic(session: Session, vm: VMInstance, zone: Zone, host: Host | None) -> Nic:
+def _placement_pod(req: DeployRequest) -> int | None:
+    """The pod a deploy is pinned to by ``hostid``, ``clusterid`` or ``podid`` (431 when they disagree)."""
+    zone, pods = req.zone, set()
+    for what, row, pod_id in (("hostid", req.host, req.host.pod_id if req.host else None),
+                              ("clusterid", req.cluster, req.cluster.pod_id if req.cluster else None),
+                              ("podid", req.pod, req.pod.id if req.pod else None)):
+        if row is None:
+            continue
+        if row.zone_id != zone.id or row.removed is not None:
+            raise InvalidParameter(f"{what} {row.uuid} is not in zone {zone.uuid}")
+        pods.add(pod_id)
+    if req.host is not None and req.cluster is not None and req.host.cluster_id != req.cluster.id:
+        raise InvalidParameter(f"Host {req.host.uuid} is not in cluster {req.cluster.uuid} (clusterid)")
+    if len(pods) > 1:
+        raise InvalidParameter("hostid, clusterid and podid name different pods")
+    return next(iter(pods), None)
+
+
+def _add_nic(session: Session, vm: VMInstance, zone: Zone, pod_id: int | None, address: str | None = None) -> Nic:
     nic = Nic(vm_id=vm.id, mac_address=new_mac(session), device_id=0, is_default=True,
               network_type=zone.network_type)
     session.add(nic)
     session.flush()
-    ip = ips.allocate_ip(session, zone_id=zone.id, pod_id=host.pod_id if host else None, account_id=vm.account_id,
-                         domain_id=vm.domain_id, for_virtual_network=False, vm_id=vm.id, nic_id=nic.id)
+    ip = ips.allocate_ip(session, zone_id=zone.id, pod_id=pod_id, account_id=vm.account_id, domain_id=vm.domain_id,
+                         for_virtual_network=False, vm_id=vm.id, nic_id=nic.id, address=address)
+    if ip is None and address is not None:
+        raise InvalidParameter(f"IP address {address} is not a free guest address of zone {zone.uuid}"
+                               + (" in the pod the VM is placed in" if pod_id is not None else "") + " (ipaddress)")
     if ip is None:
         raise InsufficientCapacity(f"Insufficient address capacity: no free address for a VM in zone {zone.uuid}")
     vlan = session.get(VlanRange, ip.vlan_id)

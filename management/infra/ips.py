@@ -122,7 +122,7 @@ def range_query(*, vlan: VlanRange | None = None, zone: Zone | None = None, pod:
 
 def allocate_ip(session: Session, *, zone_id: int, pod_id: int | None = None, vlan_ids: list[int] | None = None,
                 account_id: int, domain_id: int, for_virtual_network: bool | None = None,
-                vm_id: int | None = None, nic_id: int | None = None) -> IpAddress | None:
+                vm_id: int | None = None, nic_id: int | None = None, address: str | None = None) -> IpAddress | None:
     """Take one Free address of the zone (of a pod's ranges, or of given ranges) for an account.
 
     Returns None when no address is free. The row moves Free -> Allocated with ``UPDATE ... WHERE
@@ -138,6 +138,8 @@ def allocate_ip(session: Session, *, zone_id: int, pod_id: int | None = None, vl
         free = free.where(VlanRange.id.in_(vlan_ids))
     if for_virtual_network is not None:
         free = free.where(VlanRange.for_virtual_network.is_(for_virtual_network))
+    if address is not None:  # this address or none
+        free = free.where(IpAddress.address == address)
     free = free.order_by(IpAddress.id).limit(CANDIDATES)
     for _ in range(ALLOCATE_ATTEMPTS):
         candidates = session.scalars(free).all()

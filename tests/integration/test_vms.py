@@ -465,6 +465,56 @@ def test_restore_a_vm_onto_a_new_root_disk(admin, make_account, env, web):
     admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
 
 
+def test_deploy_in_a_pod_cluster_or_at_an_address(admin, tmp_path_factory, web, env):
+    """podid / clusterid / ipaddress on deploy (admins), and a Basic-zone VM staying in the pod its address
+    comes from (start after start); bad combinations are refused with 431 and make nothing."""
+    mine = build_zone(admin, tmp_path_factory, web, hosts=1)  # (env: the internal-sites setting)
+    zone_id, small = mine["zone"]["id"], admin("listServiceOfferings", name="Small Instance")["serviceoffering"][0]
+    pod2 = admin("createPod", zoneid=zone_id, name=unique("pod2"), gateway="10.32.0.1", netmask="255.255.255.0",
+                 startip="10.32.0.10", endip="10.32.0.50")["pod"]
+    admin("createVlanIpRange", zoneid=zone_id, podid=pod2["id"], forvirtualnetwork="false", gateway="10.32.0.1",
+          netmask="255.255.255.0", startip="10.32.0.100", endip="10.32.0.110")
+    cluster2 = admin("addCluster", zoneid=zone_id, podid=pod2["id"], clustername=unique("c2"),
+                     clustertype="CloudManaged", hypervisor="Simulator")["cluster"][0]
+    host2 = admin("addHost", zoneid=zone_id, podid=pod2["id"], clusterid=cluster2["id"], hypervisor="Simulator",
+                  url=f"http://sim/{unique('z')}/h9?cpus=2&cpu_speed=1000&memory_gb=2", username="root",
+                  password="x")["host"][0]
+    admin("createStoragePool", zoneid=zone_id, podid=pod2["id"], clusterid=cluster2["id"], name=unique("pri"),
+          url=f"nfs://192.0.2.12/export/{unique('p')}", scope="cluster")
+
+    def deploy_at(**where) -> dict:
+        reply = admin("deployVirtualMachine", zoneid=zone_id, serviceofferingid=small["id"],
+                      templateid=mine["template"]["id"], **where)
+        result = admin.wait_job(reply["jobid"])
+        assert result["jobstatus"] == 1, result
+        return result["jobresult"]["virtualmachine"]
+
+    in_pod2 = deploy_at(podid=pod2["id"])
+    assert in_pod2["hostid"] == host2["id"] and in_pod2["nic"][0]["ipaddress"].startswith("10.32.0.")
+    in_cluster1 = deploy_at(clusterid=mine["cluster"]["id"])
+    assert in_cluster1["hostid"] == mine["hosts"][0]["id"] and in_cluster1["nic"][0]["ipaddress"].startswith("10.31.")
+    at = deploy_at(ipaddress="10.32.0.105")
+    assert at["nic"][0]["ipaddress"] == "10.32.0.105" and at["hostid"] == host2["id"]  # its pod's host
+    for _ in range(4):  # restarted, it stays in the pod of its address (one host there)
+        admin.wait_job(admin("stopVirtualMachine", id=at["id"])["jobid"])
+        again = admin.wait_job(admin("startVirtualMachine", id=at["id"])["jobid"])["jobresult"]["virtualmachine"]
+        assert again["hostid"] == host2["id"]
+
+    count = admin("listVirtualMachines", zoneid=zone_id).get("count", 0)
+    for params, words in (({"ipaddress": "10.32.0.105"}, "not a free guest address"),
+                          ({"ipaddress": "10.99.0.1"}, "not a free guest address"),
+                          ({"ipaddress": "ten.dot"}, "Invalid IP address"),
+                          ({"podid": mine["pod"]["id"], "clusterid": cluster2["id"]}, "different pods"),
+                          ({"affinitygroupids": "6b7d9c9e-0000-4000-8000-000000000000"}, "Affinity groups")):
+        with pytest.raises(ApiError) as err:
+            admin("deployVirtualMachine", zoneid=zone_id, serviceofferingid=small["id"],
+                  templateid=mine["template"]["id"], **params)
+        assert err.value.status == 431 and words in err.value.body["errortext"], (params, err.value.body)
+    assert admin("listVirtualMachines", zoneid=zone_id).get("count", 0) == count
+    for vm in (in_pod2, in_cluster1, at):
+        admin.wait_job(admin("destroyVirtualMachine", id=vm["id"], expunge="true")["jobid"])
+
+
 def test_concurrent_deploys_share_one_template_copy_and_never_overcommit(admin, env):
     zone_id = env["zone"]["id"]
     before = host_allocations(admin, zone_id)
