@@ -1,5 +1,6 @@
 """Imports every model module so the metadata (and Alembic) sees all tables."""
 
+from management.affinity import models as affinity_models  # noqa: F401
 from management.compute import models as compute_models  # noqa: F401
 from management.compute import vm_models  # noqa: F401
 from management.config import models as config_models  # noqa: F401

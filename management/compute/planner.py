@@ -10,6 +10,7 @@ settings): concurrent placements can never overcommit a host. Pool space is rese
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import case, or_, select, update
@@ -157,12 +158,25 @@ class Placement:
     pool: StoragePool | None  # the pool reserved for a volume not yet on primary storage (else None)
 
 
+# fn(session, vm) -> (hosts to avoid, host the VM must go to or None), asked at every placement; other domains
+# add theirs (affinity groups)
+PLACEMENT_RULES: list[Callable] = []
+
+
 def place(session: Session, vm, need: Need, *, volume_size: int, volume_pool: StoragePool | None,
           avoid: set[int], host_id: int | None = None, cluster_id: int | None = None) -> Placement:
     """Reserve a host (and, for a volume not yet placed, pool space) for ``vm``; 533 when nothing fits.
 
     ``volume_pool``: where the VM's root volume already is (the host must reach it). A VM whose guest address
     comes from a pod's range (Basic zones) stays in that pod (``vm.pod_id``, set from its address)."""
+    for rule in PLACEMENT_RULES:
+        excluded, required = rule(session, vm)
+        avoid = avoid | excluded
+        if required is not None:
+            if host_id is not None and host_id != required:
+                raise InsufficientCapacity(f"Unable to create a deployment for VM[User|{vm.instance_name}]: its "
+                                           "host affinity group runs on another host")
+            host_id = required
     for host, cluster in candidate_hosts(session, vm.zone_id, need, avoid=avoid, host_id=host_id,
                                          cluster_id=cluster_id, pod_id=guest_pod(session, vm)):
         if volume_pool is not None and not pool_reachable(host, volume_pool):

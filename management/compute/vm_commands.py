@@ -99,10 +99,11 @@ class DeployVirtualMachine(Command):
                                                                             "to")
     ipaddress = Param(description="the ip address for default vm's network")
     affinitygroupids = Param("list", description="comma separated list of affinity groups id that are going to be "
-                                                 "applied to the virtual machine (not supported yet: refused)")
+                                                 "applied to the virtual machine. Mutually exclusive with "
+                                                 "affinitygroupnames parameter")
     affinitygroupnames = Param("list", description="comma separated list of affinity groups names that are going "
-                                                   "to be applied to the virtual machine (not supported yet: "
-                                                   "refused)")
+                                                   "to be applied to the virtual machine. Mutually exclusive with "
+                                                   "affinitygroupids parameter")
     hypervisor = Param(description="the hypervisor on which to deploy the virtual machine; needed with an ISO that "
                                    "names no hypervisor")
     keypair = Param(description="name of the ssh key pair used to login to the virtual machine")
@@ -120,8 +121,6 @@ class DeployVirtualMachine(Command):
                                                            "the end user or not.")
 
     def prepare(self, ctx: Context) -> Prepared:
-        if self.affinitygroupids or self.affinitygroupnames:  # refused rather than placed without them
-            raise InvalidParameter("Affinity groups are not supported yet (affinitygroupids, affinitygroupnames)")
         keypairs = list(self.keypairs or []) + ([self.keypair] if self.keypair else [])
         groups = list(self.securitygroupids or []) + list(self.securitygroupnames or [])
         req = vms.DeployRequest(zone=self.zoneid, offering=self.serviceofferingid, template=self.templateid,
@@ -130,7 +129,9 @@ class DeployVirtualMachine(Command):
                                 keypairs=keypairs, user_data=self.userdata, security_groups=groups,
                                 details=_details(self), group=self.group, account_name=self.account,
                                 domain=self.domainid, display_vm=self.displayvm, hypervisor=self.hypervisor,
-                                pod=self.podid, cluster=self.clusterid, ip_address=_address(self.ipaddress))
+                                pod=self.podid, cluster=self.clusterid, ip_address=_address(self.ipaddress),
+                                affinity_group_ids=list(self.affinitygroupids or []),
+                                affinity_group_names=list(self.affinitygroupnames or []))
         return Prepared(instance=vms.create_vm(ctx.session, ctx.caller, req))
 
     def run(self, ctx: Context) -> VirtualMachineResponse:

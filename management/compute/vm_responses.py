@@ -8,6 +8,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from management.affinity import service as affinity_service
 from management.api.native.responses import ResponseObject, cs_date
 from management.compute.models import DiskOffering, ServiceOffering
 from management.compute.vm_models import Nic, VMInstance, Volume
@@ -119,6 +120,7 @@ def _by_id(session: Session, model, ids) -> dict:
 def vm_views(session: Session, caller: Caller, rows: list[VMInstance], *, show_password: bool = False,
              user_data: bool = False) -> list[VirtualMachineResponse]:
     tag_map = tag_service.tags_of(session, "UserVm", [vm.id for vm in rows])
+    affinity = affinity_service.of_vms(session, [vm.id for vm in rows])
     ids = [vm.id for vm in rows]
     zones = _by_id(session, Zone, (vm.zone_id for vm in rows))
     offerings = _by_id(session, ServiceOffering, (vm.service_offering_id for vm in rows))
@@ -156,7 +158,7 @@ def vm_views(session: Session, caller: Caller, rows: list[VMInstance], *, show_p
         disk_offering, user, os_ = disk_offerings.get(vm.disk_offering_id), users.get(vm.user_id), \
             oses.get(vm.guest_os_id)
         root, ip = roots.get(vm.id), public.get(vm.id)
-        views.append(VirtualMachineResponse(tags=tag_map.get(vm.id, []),
+        views.append(VirtualMachineResponse(tags=tag_map.get(vm.id, []), affinitygroup=affinity.get(vm.id, []),
             id=vm.uuid, name=vm.name, displayname=vm.display_name or vm.name,
             instancename=vm.instance_name if admin else None, state=vm.state, haenable=vm.ha_enabled,
             account=account.account_name if account else None, userid=user.uuid if user else None,

@@ -70,6 +70,8 @@ class DeployRequest:
     pod: Pod | None = None  # admins: deploy in this pod / cluster (the guest address comes from the pod)
     cluster: Cluster | None = None
     ip_address: str | None = None  # a given guest address (free, in the pod's or the zone's ranges)
+    affinity_group_ids: list[str] = field(default_factory=list)
+    affinity_group_names: list[str] = field(default_factory=list)
 
 
 DEPLOY_HYPERVISORS = ("KVM", "Simulator")

@@ -1,6 +1,7 @@
 """Imports every domain's command declarations into the registry (and the hooks and periodic tasks that
 come with them)."""
 
+from management.affinity import commands as affinity_commands  # noqa: F401
 from management.api.native import discovery  # noqa: F401
 from management.compute import offering_commands, vm_commands, vm_hooks, vm_scheduled  # noqa: F401
 from management.config import commands as config_commands  # noqa: F401

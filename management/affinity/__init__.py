@@ -1,0 +1,1 @@
+"""Affinity groups: host anti-affinity and host affinity rules the deployment planner follows."""
