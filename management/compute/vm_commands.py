@@ -7,6 +7,7 @@ import ipaddress
 
 from sqlalchemy import func, or_, select
 
+from management.affinity.models import AffinityGroup, AffinityGroupVmMap
 from management.api.native.params import Param
 from management.api.native.registry import (
     ADMINS,
@@ -431,6 +432,7 @@ class ListVirtualMachines(ListDomainResourcesCommand):
                                              "this parameter")
     userdata = Param("boolean", default=False, description="Whether to return the VMs' user data or not.")
     tags = Param("map", description="List resources by tags (key/value pairs)")
+    affinitygroupid = Param("uuid", entity=AffinityGroup, description="list vms by affinity group")
 
     def handle(self, ctx: Context) -> ListResult:
         by_id = self.id is not None or bool(self.ids)
@@ -485,6 +487,9 @@ class ListVirtualMachines(ListDomainResourcesCommand):
             query = query.where(or_(VMInstance.name.like(like), VMInstance.display_name.like(like),
                                     VMInstance.state.like(like), VMInstance.instance_name.like(like)))
         query = tag_service.filtered(query, "UserVm", VMInstance.id, self.map_list("tags"))
+        if self.affinitygroupid is not None:
+            query = query.where(VMInstance.id.in_(select(AffinityGroupVmMap.vm_id).where(
+                AffinityGroupVmMap.affinity_group_id == self.affinitygroupid.id)))
         offset, limit = self.window(ctx.session)
         rows, total = page(ctx.session, query.order_by(VMInstance.id), offset, limit)
         return ListResult(vm_views(ctx.session, ctx.caller, rows, user_data=bool(self.userdata)), total)

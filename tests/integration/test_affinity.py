@@ -61,12 +61,15 @@ def test_anti_affinity_spreads_and_affinity_gathers(cs_admin, admin, make_accoun
     assert second["jobstatus"] == 1, second
     second = second["jobresult"]["virtualmachine"]
     assert host_of(admin, first["id"]) != host_of(admin, second["id"])
-    third = user.wait_job(submit(user, env, affinitygroupids=apart["id"])["jobid"])  # two hosts, both taken
+    third_reply = submit(user, env, affinitygroupids=apart["id"])
+    third = user.wait_job(third_reply["jobid"])  # two hosts, both taken
     assert third["jobstatus"] == 2 and third["jobresultcode"] == 533, third
     listed = user("listAffinityGroups", id=apart["id"])["affinitygroup"][0]
     assert set(listed["virtualmachineIds"]) >= {first["id"], second["id"]}
     assert [g["id"] for g in user("listAffinityGroups", virtualmachineid=first["id"])["affinitygroup"]] == [
         apart["id"]]
+    assert {v["id"] for v in user("listVirtualMachines", affinitygroupid=apart["id"])["virtualmachine"]} == {
+        first["id"], second["id"], third_reply["id"]}  # the one that found no host is in Error, still a member
 
     a = user.wait_job(submit(user, env, affinitygroupids=together["id"])["jobid"])["jobresult"]["virtualmachine"]
     b = user.wait_job(submit(user, env, affinitygroupids=together["id"])["jobid"])["jobresult"]["virtualmachine"]
