@@ -3,40 +3,15 @@ the same moment), host affinity keeps them together, updateVMAffinityGroup, list
 
 from __future__ import annotations
 
-import http.server
-import threading
-import time
-from functools import partial
-
 import pytest
 from cs import CloudStackApiException
 
 from tests.conftest import unique
-from tests.integration.test_templates import Handler, qcow2_bytes
-from tests.integration.test_vms import build_zone
+from tests.integration.test_vms import env, web  # noqa: F401  (the module's zone and template server)
 from tests.support import ApiError
 
 
-@pytest.fixture(scope="module")
-def web(tmp_path_factory):
-    root = tmp_path_factory.mktemp("agweb")
-    (root / "tiny.qcow2").write_bytes(qcow2_bytes(1 << 20))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def env(admin, tmp_path_factory, web):
-    admin("updateConfiguration", name="secstorage.allowed.internal.sites", value="127.0.0.1/32")
-    time.sleep(2.1)
-    env = build_zone(admin, tmp_path_factory, web, hosts=2)
-    env["small"] = admin("listServiceOfferings", name="Small Instance")["serviceoffering"][0]
-    return env
-
-
-def submit(client, env, **extra) -> dict:
+def submit(client, env, **extra) -> dict:  # noqa: F811
     return client("deployVirtualMachine", zoneid=env["zone"]["id"], serviceofferingid=env["small"]["id"],
                   templateid=env["template"]["id"], **extra)
 
@@ -45,7 +20,7 @@ def host_of(admin, vm_id: str) -> str:
     return admin("listVirtualMachines", id=vm_id, listall="true")["virtualmachine"][0]["hostid"]
 
 
-def test_anti_affinity_spreads_and_affinity_gathers(cs_admin, admin, make_account, env):
+def test_anti_affinity_spreads_and_affinity_gathers(cs_admin, admin, make_account, env):  # noqa: F811
     account, user = make_account()
     assert {t["type"] for t in user("listAffinityGroupTypes")["affinitygrouptype"]} == {"host anti-affinity",
                                                                                        "host affinity"}
@@ -101,7 +76,7 @@ def test_anti_affinity_spreads_and_affinity_gathers(cs_admin, admin, make_accoun
     admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
 
 
-def test_vms_of_an_anti_affinity_group_deployed_together_land_apart(admin, make_account, env):
+def test_vms_of_an_anti_affinity_group_deployed_together_land_apart(admin, make_account, env):  # noqa: F811
     account, user = make_account()
     group = user.wait_job(user("createAffinityGroup", name=unique("g"), type="host anti-affinity")["jobid"])
     group = group["jobresult"]["affinitygroup"]
@@ -117,7 +92,7 @@ def test_vms_of_an_anti_affinity_group_deployed_together_land_apart(admin, make_
     admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
 
 
-def test_bad_affinity_requests_change_nothing(admin, make_account, env):
+def test_bad_affinity_requests_change_nothing(admin, make_account, env):  # noqa: F811
     account, user = make_account()
     _other, stranger = make_account()
     mine = user.wait_job(user("createAffinityGroup", name="mine")["jobid"])["jobresult"]["affinitygroup"]

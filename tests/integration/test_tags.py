@@ -4,40 +4,16 @@ going with their resource."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-import time
-from functools import partial
 from urllib.parse import urlparse
 
 import pytest
 
 from tests.conftest import unique
-from tests.integration.test_templates import Handler, qcow2_bytes
-from tests.integration.test_vms import build_zone
+from tests.integration.test_vms import env, web  # noqa: F401  (the module's zone and template server)
 from tests.support import ApiError
 
 
-@pytest.fixture(scope="module")
-def web(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tagweb")
-    (root / "tiny.qcow2").write_bytes(qcow2_bytes(1 << 20))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def env(admin, tmp_path_factory, web):
-    admin("updateConfiguration", name="secstorage.allowed.internal.sites", value="127.0.0.1/32")
-    time.sleep(2.1)
-    env = build_zone(admin, tmp_path_factory, web, hosts=1)
-    env["small"] = admin("listServiceOfferings", name="Small Instance")["serviceoffering"][0]
-    return env
-
-
-def deploy(client, env) -> dict:
+def deploy(client, env) -> dict:  # noqa: F811
     reply = client("deployVirtualMachine", zoneid=env["zone"]["id"], serviceofferingid=env["small"]["id"],
                    templateid=env["template"]["id"], name=unique("tagged"))
     return client.wait_job(reply["jobid"])["jobresult"]["virtualmachine"]
@@ -47,7 +23,7 @@ def tag_map(tags: list[dict]) -> dict[str, str]:
     return {t["key"]: t["value"] for t in tags}
 
 
-def test_tags_with_the_cs_client(cs_admin, admin, make_account, env):
+def test_tags_with_the_cs_client(cs_admin, admin, make_account, env):  # noqa: F811
     account, user = make_account()
     vm = deploy(user, env)
     volume = user("listVolumes", virtualmachineid=vm["id"])["volume"][0]
@@ -101,7 +77,7 @@ def test_tags_with_the_cs_client(cs_admin, admin, make_account, env):
     admin.wait_job(admin("deleteAccount", id=other["id"])["jobid"], timeout=120)
 
 
-def test_bad_tag_requests_change_nothing(admin, make_account, env):
+def test_bad_tag_requests_change_nothing(admin, make_account, env):  # noqa: F811
     account, user = make_account()
     _other, stranger = make_account()
     vm = deploy(user, env)
@@ -137,7 +113,7 @@ def test_bad_tag_requests_change_nothing(admin, make_account, env):
     admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
 
 
-def test_tags_with_libcloud_and_on_public_ips(admin, make_account, cloud, env):
+def test_tags_with_libcloud_and_on_public_ips(admin, make_account, cloud, env):  # noqa: F811
     """Libcloud's ex_create_tags/ex_delete_tags and the tags it reads back on nodes and volumes; a released
     public IP loses its tags before the next owner gets the address."""
     from libcloud.compute.providers import Provider, get_driver
