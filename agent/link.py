@@ -278,6 +278,8 @@ class AgentLink:
                     first = False
                 else:
                     self.send_ping()
+            except HypervisorError as error:  # no report rather than a wrong one: the server waits for the next
+                log.warning("cannot read this host's VMs for the ping: %s", error)
             except Exception:
                 log.exception("cannot reach the broker; retrying")
             self.stop_event.wait(self.config.ping_interval)

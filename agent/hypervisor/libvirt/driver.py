@@ -61,7 +61,15 @@ class LibvirtDriver(LibvirtVolumeOps, LibvirtSnapshotOps, LibvirtSecurityGroupOp
             domains = self.host.conn.listAllDomains()
         except libvirt.libvirtError as error:
             raise HypervisorError(f"cannot list domains: {error}") from None
-        return {d.name(): POWER.get(d.state()[0], "PowerUnknown") for d in domains}
+        states: dict[str, PowerState] = {}
+        for domain in domains:
+            try:
+                states[domain.name()] = POWER.get(domain.state()[0], "PowerUnknown")
+            except libvirt.libvirtError as error:
+                if error.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise HypervisorError(f"cannot read the state of a domain: {error}") from None
+                # gone between the listing and now (stopped, or migrated away): not on this host any more
+        return states
 
     def start(self, spec: VmSpec) -> None:
         existing = self._domain(spec.name)
