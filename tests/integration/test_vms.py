@@ -505,7 +505,8 @@ def test_deploy_in_a_pod_cluster_or_at_an_address(admin, tmp_path_factory, web, 
                           ({"ipaddress": "10.99.0.1"}, "not a free guest address"),
                           ({"ipaddress": "ten.dot"}, "Invalid IP address"),
                           ({"podid": mine["pod"]["id"], "clusterid": cluster2["id"]}, "different pods"),
-                          ({"affinitygroupids": "6b7d9c9e-0000-4000-8000-000000000000"}, "Affinity groups")):
+                          ({"affinitygroupids": "6b7d9c9e-0000-4000-8000-000000000000"},
+                           "Unable to find affinity group")):
         with pytest.raises(ApiError) as err:
             admin("deployVirtualMachine", zoneid=zone_id, serviceofferingid=small["id"],
                   templateid=mine["template"]["id"], **params)
