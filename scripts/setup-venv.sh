@@ -12,7 +12,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed${extras:+-${extras//,/-}}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-    .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}" 2>&1 | grep -v '^WARNING: Location' || true
-    .venv/bin/python -c "import management" && touch "$stamp"
+    quiet() { "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }; }  # pip's status survives (pipefail)
+    quiet .venv/bin/python -m pip install -q --upgrade pip
+    quiet .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
+    (cd / && "$OLDPWD/.venv/bin/python" -c "import management") && touch "$stamp"  # installed, not just on cwd
 fi
