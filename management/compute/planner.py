@@ -107,8 +107,8 @@ def release_host(session: Session, host_id: int | None, cpu_mhz: int, memory_byt
 
 
 def pool_capacity(session: Session, pool: StoragePool) -> int:
-    factor = config.get_float(session, "storage.overprovisioning.factor") if pool.pool_type in SHARED_POOL_TYPES \
-        else 1.0
+    factor = (config.get_float(session, "storage.overprovisioning.factor", pool=pool.id)
+              if pool.pool_type in SHARED_POOL_TYPES else 1.0)
     return int(pool.capacity_bytes * factor)
 
 

@@ -44,7 +44,7 @@ CUSTOM_KEYS = ("cpuNumber", "cpuSpeed", "memory")
 def enabled(session, vm: VMInstance) -> bool:
     """Dynamic scaling applies to this VM now (setting, VM and its offering all allow it)."""
     offering = session.get(ServiceOffering, vm.service_offering_id)
-    return bool(config.get_bool(session, SETTING) and vm.dynamically_scalable and offering is not None
+    return bool(config.get_bool(session, SETTING, zone=vm.zone_id) and vm.dynamically_scalable and offering is not None
                 and offering.dynamic_scaling_enabled)
 
 
@@ -52,8 +52,8 @@ def room(session, vm: VMInstance, host: Host | None) -> tuple[int, int] | None:
     """(vCPUs, MiB) a VM starting on ``host`` may later grow to while running; None when it is fixed-size."""
     if host is None or not enabled(session, vm):
         return None
-    cores = config.get_int(session, "vm.serviceoffering.cpu.cores.max") or host.cpus
-    memory = config.get_int(session, "vm.serviceoffering.ram.size.max") or host.memory // planner.MB
+    cores = config.get_int(session, "vm.serviceoffering.cpu.cores.max", zone=vm.zone_id) or host.cpus
+    memory = config.get_int(session, "vm.serviceoffering.ram.size.max", zone=vm.zone_id) or host.memory // planner.MB
     return max(cores, vm.cpu), max(memory, vm.memory)
 
 
@@ -68,7 +68,7 @@ def _spec_hook(session, vm: VMInstance, spec, host: Host | None) -> None:
 def check(session, vm: VMInstance, offering: ServiceOffering, details: dict[str, str]) -> tuple[int, int, int]:
     """The request's checks for a Running VM; returns the new (cores, MHz, MiB)."""
     zone = session.get(Zone, vm.zone_id)
-    if not config.get_bool(session, SETTING):
+    if not config.get_bool(session, SETTING, zone=vm.zone_id):
         raise InvalidParameter("Dynamically scaling virtual machines is disabled for this zone, please contact your "
                                f"admin ({SETTING})")
     if not vm.dynamically_scalable:

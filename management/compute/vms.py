@@ -371,7 +371,8 @@ def reserve_limits(session: Session, vm: VMInstance) -> None:
 
 
 def _may_recover_or_expunge(session: Session, caller: Caller) -> None:
-    if not caller.is_admin and not config.get_bool(session, "allow.user.expunge.recover.vm"):
+    if not caller.is_admin and not config.get_bool(session, "allow.user.expunge.recover.vm",
+                                                             account=caller.account_id):
         raise PermissionDenied("Parameter allow.user.expunge.recover.vm is false: users may not recover or expunge "
                                "virtual machines")
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from management.config import service as config
 from management.context import Caller
 from management.db import utcnow
 from management.errors import InvalidParameter, ResourceInUse
@@ -19,6 +20,11 @@ CLUSTER_TYPES = ("CloudManaged", "ExternalManaged")
 MANAGED_STATES = ("Managed", "PrepareUnmanaged", "Unmanaged", "PrepareUnmanagedError")
 # Extra refusals for deleteCluster (the storage code adds "there are primary storage pools").
 CLUSTER_DELETE_CHECKS: list[Callable[[Session, Cluster], str | None]] = []
+
+# A cluster's own CPU and memory overprovisioning factors (updateConfiguration clusterid=...) live in its row,
+# where the planner and listCapacity read them.
+config.bind_column("cluster", "cpu.overprovisioning.factor", Cluster.cpu_overcommit_ratio)
+config.bind_column("cluster", "mem.overprovisioning.factor", Cluster.mem_overcommit_ratio)
 
 
 def hypervisor_name(value: str) -> str:

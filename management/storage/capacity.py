@@ -22,7 +22,6 @@ OVERPROVISIONED_TYPES = ("NetworkFilesystem", "SharedMountPoint")  # as CloudSta
 
 
 def storage_capacity(session: Session, zone_id: int, pod_id: int | None, cluster_id: int | None) -> list[CapacityRow]:
-    factor = config.get_float(session, "storage.overprovisioning.factor")
     query = select(StoragePool).where(StoragePool.zone_id == zone_id, StoragePool.removed.is_(None),
                                       StoragePool.status.in_((PoolStatus.UP, PoolStatus.DISABLED)))
     if pod_id is not None:
@@ -41,7 +40,8 @@ def storage_capacity(session: Session, zone_id: int, pod_id: int | None, cluster
         shared = True
         shared_total += pool.capacity_bytes
         shared_used += pool.used_bytes
-        ratio = factor if pool.pool_type in OVERPROVISIONED_TYPES else 1.0
+        ratio = (config.get_float(session, "storage.overprovisioning.factor", pool=pool.id)
+                 if pool.pool_type in OVERPROVISIONED_TYPES else 1.0)
         shared_alloc_total += int(pool.capacity_bytes * ratio)
         shared_allocated += pool.allocated_bytes
     scope = {"zone_id": zone_id, "pod_id": pod_id, "cluster_id": cluster_id}

@@ -156,7 +156,6 @@ def pool_views(session: Session, pools: list[StoragePool]) -> list[StoragePoolRe
     zones = _by_id(session, Zone, [p.zone_id for p in pools])
     pods = _by_id(session, Pod, [p.pod_id for p in pools])
     clusters = _by_id(session, Cluster, [p.cluster_id for p in pools])
-    factor = config.get_value(session, "storage.overprovisioning.factor") if pools else None
     views = []
     for p in pools:
         zone, pod, cluster = zones.get(p.zone_id), pods.get(p.pod_id), clusters.get(p.cluster_id)
@@ -167,7 +166,8 @@ def pool_views(session: Session, pools: list[StoragePool]) -> list[StoragePoolRe
             ipaddress=p.host_address, path=p.path, type=p.pool_type, scope=p.scope, state=p.status,
             disksizetotal=p.capacity_bytes, disksizeused=p.used_bytes, disksizeallocated=p.allocated_bytes,
             capacitybytes=p.capacity_bytes,
-            overprovisionfactor=factor if p.pool_type in ("NetworkFilesystem", "SharedMountPoint") else "1.0",
+            overprovisionfactor=(config.get_value(session, "storage.overprovisioning.factor", pool=p.id)
+                                 if p.pool_type in ("NetworkFilesystem", "SharedMountPoint") else "1.0"),
             tags=p.tags, provider=p.provider, hypervisor=p.hypervisor, created=cs_date(p.created),
             details=json.loads(p.details) if p.details else None))
     return views

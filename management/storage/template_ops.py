@@ -80,7 +80,8 @@ def allocate(session: Session, caller: Caller, req: TemplateRequest) -> Template
         raise InvalidParameter("bits must be 32 or 64 (bits)")
     if req.guest_os.removed is not None:
         raise InvalidParameter(f"Please specify a valid guest OS: {req.guest_os.uuid} is removed (ostypeid)")
-    if req.is_public and not caller.is_admin and not config.get_bool(session, "allow.public.user.templates"):
+    if req.is_public and not caller.is_admin and not config.get_bool(session, "allow.public.user.templates",
+                                                                                account=caller.account_id):
         raise InvalidParameter("Only private templates can be created (ispublic)")
     if req.featured and not caller.is_root_admin:
         raise PermissionDenied("Only ROOT admins are allowed to make a template featured")

@@ -205,7 +205,8 @@ def register(session: Session, caller: Caller, reg: Registration) -> tuple[Templ
     if owner.removed is not None or owner.state != "enabled":
         raise PermissionDenied(f"Account {owner.account_name} is not enabled")
     owner_is_admin = owner.type in (1, 2, 3, 4)
-    if reg.is_public and not caller.is_admin and not config.get_bool(session, "allow.public.user.templates"):
+    if reg.is_public and not caller.is_admin and not config.get_bool(session, "allow.public.user.templates",
+                                                                                account=caller.account_id):
         raise InvalidParameter(f"Only private {'ISO' if iso else 'template'}s can be created.")
     if reg.featured and not caller.is_root_admin:
         raise PermissionDenied("Only ROOT admins are allowed to make a template or ISO featured")
@@ -417,7 +418,8 @@ def update_permissions(session: Session, caller: Caller, template: Template, *, 
     if operation is not None and operation not in ("add", "remove", "reset"):
         raise InvalidParameter("Invalid operation on accounts, the operation must be either 'add' or 'remove' in "
                                f"order to modify launch permissions. Given operation is: '{op}'")
-    if is_public and not caller.is_admin and not config.get_bool(session, "allow.public.user.templates"):
+    if is_public and not caller.is_admin and not config.get_bool(session, "allow.public.user.templates",
+                                                                                account=caller.account_id):
         raise InvalidParameter(f"Only private {'ISO' if iso else 'template'}s can be created.")
     if featured is not None and not caller.is_root_admin:
         raise PermissionDenied("Only ROOT admins are allowed to change the isfeatured attribute")

@@ -159,9 +159,10 @@ class ListCapabilities(Command):
         s = ctx.session
         sg = s.scalar(select(Zone.id).where(Zone.security_groups_enabled.is_(True), Zone.removed.is_(None)).limit(1))
         throttled = config.get_bool(s, "api.throttling.enabled")
+        mine = ctx.caller.account_id
         return CapabilityResponse(
             cloudstackversion=CLOUDSTACK_VERSION, securitygroupsenabled=sg is not None,
-            userpublictemplateenabled=config.get_bool(s, "allow.public.user.templates"),
+            userpublictemplateenabled=config.get_bool(s, "allow.public.user.templates", account=mine),
             projectinviterequired=config.get_bool(s, "project.invite.required"),
             allowusercreateprojects=config.get_bool(s, "allow.user.create.projects"),
             customdiskofferingminsize=config.get_int(s, "custom.diskoffering.size.min"),
@@ -169,6 +170,6 @@ class ListCapabilities(Command):
             kvmsnapshotenabled=config.get_bool(s, "kvm.snapshot.enabled"),
             apilimitinterval=config.get_int(s, "api.throttling.interval") if throttled else None,
             apilimitmax=config.get_int(s, "api.throttling.max") if throttled else None,
-            allowuserviewdestroyedvm=config.get_bool(s, "allow.user.view.destroyed.vm"),
-            allowuserexpungerecovervm=config.get_bool(s, "allow.user.expunge.recover.vm"),
+            allowuserviewdestroyedvm=config.get_bool(s, "allow.user.view.destroyed.vm", account=mine),
+            allowuserexpungerecovervm=config.get_bool(s, "allow.user.expunge.recover.vm", account=mine),
             defaultuipagesize=20)
