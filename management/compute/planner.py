@@ -164,11 +164,15 @@ PLACEMENT_RULES: list[Callable] = []
 
 
 def place(session: Session, vm, need: Need, *, volume_size: int, volume_pool: StoragePool | None,
-          avoid: set[int], host_id: int | None = None, cluster_id: int | None = None) -> Placement:
+          avoid: set[int], host_id: int | None = None, cluster_id: int | None = None,
+          room_for: Need | None = None) -> Placement:
     """Reserve a host (and, for a volume not yet placed, pool space) for ``vm``; 533 when nothing fits.
 
     ``volume_pool``: where the VM's root volume already is (the host must reach it). A VM whose guest address
-    comes from a pod's range (Basic zones) stays in that pod (``vm.pod_id``, set from its address)."""
+    comes from a pod's range (Basic zones) stays in that pod (``vm.pod_id``, set from its address).
+    ``room_for``: a bigger size the host must have room for (a VM moved so that it can be scaled up); only
+    ``need`` stays reserved."""
+    want = room_for or need
     for rule in PLACEMENT_RULES:
         excluded, required = rule(session, vm)
         avoid = avoid | excluded
@@ -177,12 +181,14 @@ def place(session: Session, vm, need: Need, *, volume_size: int, volume_pool: St
                 raise InsufficientCapacity(f"Unable to create a deployment for VM[User|{vm.instance_name}]: its "
                                            "host affinity group runs on another host")
             host_id = required
-    for host, cluster in candidate_hosts(session, vm.zone_id, need, avoid=avoid, host_id=host_id,
+    for host, cluster in candidate_hosts(session, vm.zone_id, want, avoid=avoid, host_id=host_id,
                                          cluster_id=cluster_id, pod_id=guest_pod(session, vm)):
         if volume_pool is not None and not pool_reachable(host, volume_pool):
             continue
-        if not reserve_host(session, host, cluster, need):
+        if not reserve_host(session, host, cluster, want):
             continue
+        if want is not need:
+            release_host(session, host.id, want.cpu_mhz - need.cpu_mhz, want.memory_bytes - need.memory_bytes)
         if volume_pool is not None:
             return Placement(host, None)
         for pool in pools_for_host(session, host, need):

@@ -61,6 +61,7 @@ class VMInstance(UuidMixin, Base):
     power_state: Mapped[str] = mapped_column(String(32), default="PowerUnknown")
     power_state_update: Mapped[datetime | None] = mapped_column(UtcDateTime)
     power_host_id: Mapped[int | None] = mapped_column(BigInteger)
+    migration_host_id: Mapped[int | None] = mapped_column(BigInteger)  # while Migrating: the destination host
     created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last state change
     removed: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -22,6 +22,7 @@ from agent.protocol import (
     CreateVolume,
     DeleteVolume,
     DiskSpec,
+    GetVmStates,
     MigrateVm,
     PrepareForMigration,
     NicSpec,
@@ -35,7 +36,7 @@ from management.compute import planner, states, vm_lifecycle
 from management.compute.models import ServiceOffering
 from management.compute.vm_models import Nic, TemplatePoolRef, VMInstance, Volume
 from management.compute.vm_tx import agent_call, on_rollback, step
-from management.context import Context
+from management.context import Context, system_caller
 from management.db import db, utcnow
 from management.errors import CloudError, InsufficientCapacity, InvalidParameter, ResourceUnavailable
 from management.events import service as events
@@ -239,11 +240,14 @@ def recover_orphan(orphan) -> None:
     A VM left Starting is stopped on its host if it got that far, the volume files being made are deleted,
     then it is treated as a failed start (a new VM goes to Error and frees its capacity, address and
     limits; an existing one goes back to Stopped). A VM left Stopping is stopped (forced) and marked
-    Stopped with its host capacity released."""
+    Stopped with its host capacity released. A VM left Migrating is settled where it runs (below)."""
     if orphan.instance_type != "VirtualMachine" or orphan.instance_id is None:
         return
     with db.session() as s:
         vm = s.get(VMInstance, orphan.instance_id)
+        if vm is not None and vm.state == states.MIGRATING:
+            _settle_migration(orphan.instance_id)
+            return
         if vm is None or vm.state not in (states.STARTING, states.STOPPING):
             return
         host = s.get(Host, vm.host_id) if vm.host_id else None
@@ -261,6 +265,56 @@ def recover_orphan(orphan) -> None:
         if vm.state == states.STOPPING:
             planner.release_host(s, vm.host_id, vm.cpu * vm.speed, vm.memory * planner.MB)
             states.transition(s, vm, "OperationSucceeded", host_id=None, last_host_id=vm.host_id)
+
+
+def _settle_migration(vm_id: int) -> None:
+    """A migration whose worker died: ask the source host, then the destination, which one runs the domain.
+    The VM is Running where it is found (the other host's capacity given back); found on neither, it is
+    Stopped with both given back (its next start places it anew)."""
+    with db.session() as s:
+        vm = _vm(s, vm_id)
+        name = vm.instance_name
+        source = s.get(Host, vm.host_id) if vm.host_id else None
+        target = s.get(Host, vm.migration_host_id) if vm.migration_host_id else None
+        for host in (source, target):
+            if host is not None:
+                s.expunge(host)
+    where = None
+    for host in (source, target):
+        if host is None:
+            continue
+        try:
+            answer = agent_call(host, GetVmStates(), timeout=30)
+        except Exception:  # unreachable: the host's own health handling takes over
+            log.warning("orphaned migration of VM %s: host %s did not answer", name, host.name, exc_info=True)
+            continue
+        if answer.ok and answer.data.get("vm_states", {}).get(name) == "PowerOn":
+            where = host
+            break
+    with db.session() as s:
+        vm = _vm(s, vm_id)
+        if vm.state != states.MIGRATING:
+            return
+        cpu, memory = vm.cpu * vm.speed, vm.memory * planner.MB
+        if where is not None and target is not None and where.id == target.id:
+            planner.release_host(s, source.id if source else None, cpu, memory)
+            states.transition(s, vm, "OperationSucceeded", host_id=target.id, pod_id=target.pod_id,
+                              last_host_id=source.id if source else vm.last_host_id, power_host_id=target.id,
+                              migration_host_id=None)
+            text = f"Migrated VM {name} to host {target.name} (its migration's worker stopped; the host runs it)"
+        elif where is not None:
+            planner.release_host(s, target.id if target else None, cpu, memory)
+            states.transition(s, vm, "OperationFailed", migration_host_id=None)
+            text = f"Migration of VM {name} did not happen (its worker stopped); it runs on host {where.name}"
+        else:
+            planner.release_host(s, target.id if target else None, cpu, memory)
+            vm.migration_host_id = None
+            stopped_on(s, Context(session=s, caller=system_caller(), command="vm-sync"), vm,
+                       "FollowAgentPowerOffReport", f"VM {name} stopped: its migration's worker stopped and neither "
+                                                    "host runs it")
+            return
+        events.record(s, system_caller(), "VM.MIGRATE", text, resource=vm, resource_type="VirtualMachine",
+                      account_id=vm.account_id, domain_id=vm.domain_id)
 
 
 def _ensure_template(ctx: Context, template: Template, pool: StoragePool, host: Host) -> str:
@@ -398,7 +452,9 @@ def reboot(ctx: Context, vm_id: int) -> None:
         _event(s, ctx, vm, "VM.REBOOT", f"Rebooted VM {vm.instance_name}", usage=False)
 
 
-def migrate(ctx: Context, vm_id: int, target_id: int | None) -> None:
+def migrate(ctx: Context, vm_id: int, target_id: int | None, *, room_for: planner.Need | None = None) -> None:
+    """Live-migrate a Running VM to ``target_id`` or to a host the planner picks (one with room for
+    ``room_for`` when given: the size the VM is about to be scaled to)."""
     with step(ctx) as s:
         vm = _vm(s, vm_id)
         states.check(vm, "MigrationRequested")
@@ -414,9 +470,9 @@ def migrate(ctx: Context, vm_id: int, target_id: int | None) -> None:
                 raise InvalidParameter(f"Cannot migrate VM {vm.uuid} to host {target.name}: it is in another cluster "
                                        "and cannot reach the VM's storage")
         placement = planner.place(s, vm, need, volume_size=0, volume_pool=pool, avoid={source.id},
-                                  host_id=target_id)
+                                  host_id=target_id, room_for=room_for)
         target = placement.host
-        states.transition(s, vm, "MigrationRequested")
+        states.transition(s, vm, "MigrationRequested", migration_host_id=target.id)
     on_rollback(ctx.session, partial(_migrate_failed, vm_id, target.id, source.id))
     with step(ctx) as s:
         disks = [d for hook in vm_lifecycle.MIGRATE_PREPARE_HOOKS for d in hook(s, _vm(s, vm_id), target)]
@@ -426,13 +482,13 @@ def migrate(ctx: Context, vm_id: int, target_id: int | None) -> None:
     except AgentFailure as error:
         with step(ctx) as s:
             planner.release_host(s, target.id, need.cpu_mhz, need.memory_bytes)
-            states.transition(s, _vm(s, vm_id), "OperationFailed")
+            states.transition(s, _vm(s, vm_id), "OperationFailed", migration_host_id=None)
         raise ResourceUnavailable(f"Unable to migrate VM {vm.uuid} to host {target.name}: {error}") from None
     with step(ctx) as s:
         vm = _vm(s, vm_id)
         planner.release_host(s, source.id, need.cpu_mhz, need.memory_bytes)
         states.transition(s, vm, "OperationSucceeded", host_id=target.id, last_host_id=source.id, pod_id=target.pod_id,
-                          power_host_id=target.id)
+                          power_host_id=target.id, migration_host_id=None)
         vm_lifecycle.run(vm_lifecycle.MIGRATED_HOOKS, s, vm, source, target)
         _event(s, ctx, vm, "VM.MIGRATE", f"Migrated VM {vm.instance_name} from host {source.name} to host "
                                          f"{target.name}", usage=False)
@@ -443,4 +499,4 @@ def _migrate_failed(vm_id: int, target_id: int, source_id: int) -> None:
         vm = _vm(s, vm_id)
         if vm.state == states.MIGRATING:
             planner.release_host(s, target_id, vm.cpu * vm.speed, vm.memory * planner.MB)
-            states.transition(s, vm, "OperationFailed", host_id=source_id)
+            states.transition(s, vm, "OperationFailed", host_id=source_id, migration_host_id=None)

@@ -103,34 +103,27 @@ def check(session, vm: VMInstance, offering: ServiceOffering, details: dict[str,
 
 
 def scale(ctx: Context, vm_id: int, offering_id: int, details: dict[str, str]) -> None:
-    """The job: record and reserve the new size, have the agent hot-plug it, give it back if that fails."""
-    with step(ctx) as s:
-        vm = _fresh(s, vm_id)
-        if vm.state != states.RUNNING:
-            raise InvalidParameter(f"Unable to scale VM {vm.uuid}: it is {vm.state}")
-        offering = s.get(ServiceOffering, offering_id)
-        cpu, speed, memory = check(s, vm, offering, details)
-        host = s.get(Host, vm.host_id)
-        old = (vm.cpu, vm.speed, vm.memory, vm.service_offering_id, vm.limit_cpu_use, vm.details)
-        extra_mhz, extra_mb = cpu * speed - vm.cpu * vm.speed, memory - vm.memory
-        need = planner.Need(cpu_mhz=extra_mhz, memory_bytes=extra_mb * planner.MB, hypervisor=None)
-        if not planner.reserve_host(s, host, s.get(Cluster, host.cluster_id), need):
-            raise InsufficientCapacity(f"Unable to scale VM {vm.uuid}: host {host.name} has not enough CPU or memory "
-                                       "left for the new size (migrate the VM to another host first)")
-        limits.reserve_many(s, account_id=vm.account_id,
-                            amounts={k: v for k, v in (("cpu", cpu - vm.cpu), ("memory", extra_mb)) if v > 0})
-        merged = json.loads(vm.details) if vm.details else {}
-        merged.update({k: v for k, v in details.items() if k in CUSTOM_KEYS})
-        done = s.execute(update(VMInstance).where(
-            VMInstance.id == vm.id, VMInstance.state == states.RUNNING, VMInstance.update_count == vm.update_count)
-            .values(cpu=cpu, speed=speed, memory=memory, service_offering_id=offering.id,
-                    limit_cpu_use=offering.limit_cpu_use, details=json.dumps(merged) if merged else None,
-                    update_count=VMInstance.update_count + 1, updated=utcnow())
-            .execution_options(synchronize_session=False))
-        if done.rowcount != 1:
-            raise Conflict(f"VM {vm.uuid} was changed by another operation; try again")
-        name, uuid, account_id = vm.instance_name, vm.uuid, vm.account_id
-        s.expunge(host)
+    """The job: record and reserve the new size, have the agent hot-plug it, give it back if that fails. When
+    the VM's host has no room for the new size, the VM is first live-migrated to a host that has (as
+    CloudStack does), then scaled there."""
+    moved = False
+    while True:
+        with step(ctx) as s:
+            room_for = _reserve(s, vm_id, offering_id, details, may_move=not moved)
+            if room_for is None:
+                vm = _fresh(s, vm_id)
+                offering = s.get(ServiceOffering, offering_id)
+                cpu, speed, memory = vms.compute_of(offering, details)
+                host = s.get(Host, vm.host_id)
+                old = (vm.cpu, vm.speed, vm.memory, vm.service_offering_id, vm.limit_cpu_use, vm.details)
+                extra_mhz, extra_mb = cpu * speed - vm.cpu * vm.speed, memory - vm.memory
+                _record(s, vm, offering, cpu, speed, memory, details)
+                name, uuid, account_id = vm.instance_name, vm.uuid, vm.account_id
+                s.expunge(host)
+        if room_for is None:
+            break
+        _move(ctx, vm_id, room_for)
+        moved = True
     answer = _ask(host, ScaleVm(name=name, vcpus=cpu, cpu_speed_mhz=speed, memory_mb=memory))
     if answer is not None:
         with step(ctx) as s:
@@ -153,6 +146,60 @@ def scale(ctx: Context, vm_id: int, offering_id: int, details: dict[str, str]) -
         events.record_usage(s, "VM.DYNAMIC.SCALE", account_id=vm.account_id, zone_id=vm.zone_id, resource_id=vm.id,
                             resource_name=vm.instance_name, offering_id=offering.id, template_id=vm.template_id,
                             resource_type=vm.hypervisor_type, details=custom or None)
+
+
+def _reserve(s, vm_id: int, offering_id: int, details: dict[str, str], *, may_move: bool) -> planner.Need | None:
+    """Check the request and take the extra CPU and memory on the VM's host and in the account's counts.
+    Returns None when taken; else (the host is full and ``may_move``) the whole new size another host must
+    have room for."""
+    vm = _fresh(s, vm_id)
+    if vm.state != states.RUNNING:
+        raise InvalidParameter(f"Unable to scale VM {vm.uuid}: it is {vm.state}")
+    offering = s.get(ServiceOffering, offering_id)
+    cpu, speed, memory = check(s, vm, offering, details)
+    host = s.get(Host, vm.host_id)
+    extra_mhz, extra_mb = cpu * speed - vm.cpu * vm.speed, memory - vm.memory
+    need = planner.Need(cpu_mhz=extra_mhz, memory_bytes=extra_mb * planner.MB, hypervisor=None)
+    if not planner.reserve_host(s, host, s.get(Cluster, host.cluster_id), need):
+        if not may_move:
+            raise InsufficientCapacity(f"Unable to scale VM {vm.uuid}: host {host.name} has not enough CPU or memory "
+                                       "left for the new size")
+        current = s.get(ServiceOffering, vm.service_offering_id)
+        return planner.Need(cpu_mhz=cpu * speed, memory_bytes=memory * planner.MB,
+                            hypervisor=vm.hypervisor_type or None, host_tags=offering.host_tags,
+                            storage_tags=current.storage_tags if current else None)
+    limits.reserve_many(s, account_id=vm.account_id,
+                        amounts={k: v for k, v in (("cpu", cpu - vm.cpu), ("memory", extra_mb)) if v > 0})
+    return None
+
+
+def _record(s, vm: VMInstance, offering: ServiceOffering, cpu: int, speed: int, memory: int,
+            details: dict[str, str]) -> None:
+    """The new size on the VM's row, unless another operation changed the VM meanwhile (409)."""
+    merged = json.loads(vm.details) if vm.details else {}
+    merged.update({k: v for k, v in details.items() if k in CUSTOM_KEYS})
+    done = s.execute(update(VMInstance).where(
+        VMInstance.id == vm.id, VMInstance.state == states.RUNNING, VMInstance.update_count == vm.update_count)
+        .values(cpu=cpu, speed=speed, memory=memory, service_offering_id=offering.id,
+                limit_cpu_use=offering.limit_cpu_use, details=json.dumps(merged) if merged else None,
+                update_count=VMInstance.update_count + 1, updated=utcnow())
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"VM {vm.uuid} was changed by another operation; try again")
+
+
+def _move(ctx: Context, vm_id: int, room_for: planner.Need) -> None:
+    """Live-migrate the VM to a host with room for its new size; 533 when there is none."""
+    from management.compute import vm_orchestrate
+
+    try:
+        vm_orchestrate.migrate(ctx, vm_id, None, room_for=room_for)
+    except InsufficientCapacity:
+        with step(ctx) as s:
+            vm = _fresh(s, vm_id)
+            host = s.get(Host, vm.host_id)
+            raise InsufficientCapacity(f"Unable to scale VM {vm.uuid}: neither its host {host.name} nor any other "
+                                       "host it can move to has enough CPU or memory for the new size") from None
 
 
 def _fresh(session, vm_id: int) -> VMInstance:

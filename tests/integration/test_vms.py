@@ -401,6 +401,61 @@ def test_scale_a_running_vm(admin, make_account, env):
     admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
 
 
+def test_scale_moves_the_vm_when_its_host_is_full(admin, make_account, tmp_path_factory, web):
+    """scaleVirtualMachine of a Running VM whose host has no room for the new size: the VM is live-migrated to
+    a host that has (VM.MIGRATE), then scaled there; with no such host it is refused (533) and stays where it
+    runs. The zone's own enable.dynamic.scale.vm value turns scaling on for this zone only."""
+    env = build_zone(admin, tmp_path_factory, web, hosts=2)  # 2 x 1000 MHz, 2 GiB each
+    zone_id = env["zone"]["id"]
+    first, second = (h["id"] for h in env["hosts"])
+    account, user = make_account()
+
+    def offering(cpus: int, speed: int, memory: int) -> dict:
+        return admin("createServiceOffering", name=unique("so"), displaytext="scale", cpunumber=str(cpus),
+                     cpuspeed=str(speed), memory=str(memory))["serviceoffering"]
+
+    def start_on(client, host_id: str, size: dict, **extra) -> dict:
+        reply = admin("deployVirtualMachine", zoneid=zone_id, serviceofferingid=size["id"], hostid=host_id,
+                      templateid=env["template"]["id"], account=account["name"], domainid=account["domainid"],
+                      **extra)
+        return admin.wait_job(reply["jobid"])["jobresult"]["virtualmachine"]
+
+    def where(vm_id: str) -> dict:
+        return admin("listVirtualMachines", id=vm_id)["virtualmachine"][0]
+
+    admin("updateConfiguration", name="enable.dynamic.scale.vm", value="true", zoneid=zone_id)
+    time.sleep(2.1)
+    small = admin("listServiceOfferings", name="Small Instance")["serviceoffering"][0]
+    vm = start_on(admin, first, small, startvm="false")
+    user("updateVirtualMachine", id=vm["id"], isdynamicallyscalable="true")
+    assert admin.wait_job(admin("startVirtualMachine", id=vm["id"], hostid=first)["jobid"])["jobstatus"] == 1
+    start_on(admin, first, offering(1, 1000, 1536))  # the first host's memory is now all taken
+    before = host_allocations(admin, zone_id)
+    assert before[first] == (1500, 2048 * 1024 * 1024) and before[second] == (0, 0)
+
+    medium = admin("listServiceOfferings", name="Medium Instance")["serviceoffering"][0]  # 1 x 1000, 1 GiB
+    scaled = user.wait_job(user("scaleVirtualMachine", id=vm["id"], serviceofferingid=medium["id"])["jobid"])
+    assert scaled["jobstatus"] == 1, scaled
+    moved = where(vm["id"])
+    assert (moved["state"], moved["hostid"], moved["memory"], moved["cpuspeed"]) == ("Running", second, 1024, 1000)
+    after = host_allocations(admin, zone_id)
+    assert after[first] == (1000, 1536 * 1024 * 1024) and after[second] == (1000, 1024 * 1024 * 1024)
+    assert any(moved["instancename"] in e["description"]
+               for e in admin("listEvents", type="VM.MIGRATE", listall="true")["event"])
+
+    start_on(admin, second, offering(1, 500, 1024))  # now neither host has room for 2 x 1000, 1.5 GiB
+    full = host_allocations(admin, zone_id)
+    refused = user.wait_job(user("scaleVirtualMachine", id=vm["id"],
+                                 serviceofferingid=offering(2, 1000, 1536)["id"])["jobid"])
+    assert refused["jobstatus"] == 2 and refused["jobresultcode"] == 533, refused
+    assert "nor any other host" in refused["jobresult"]["errortext"]
+    same = where(vm["id"])
+    assert (same["state"], same["hostid"], same["memory"]) == ("Running", second, 1024)
+    assert host_allocations(admin, zone_id) == full
+    admin.wait_job(admin("deleteAccount", id=account["id"])["jobid"], timeout=120)
+    assert host_allocations(admin, zone_id) == {first: (0, 0), second: (0, 0)}
+
+
 def test_restore_a_vm_onto_a_new_root_disk(admin, make_account, env, web):
     """restoreVirtualMachine: a Running VM is stopped, gets a new ROOT disk from its template (or another one,
     sized by rootdisksize) and runs again; the old disk is expunged at once with expunge=true, else by the

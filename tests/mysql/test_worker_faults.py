@@ -5,7 +5,8 @@ waits for it. The job must end failed with the reason once the reaper sees the w
 must not stay Starting: it ends in Error with the host's capacity, its address and the account's
 counts released. With no worker left, a new job is failed after job.cancel.threshold.minutes (and never
 run by a worker started afterwards). A new worker then serves new jobs as usual; killed during a dynamic
-scale, the VM keeps the size recorded and reserved and the reaper has the host apply it again."""
+scale, the VM keeps the size recorded and reserved and the reaper has the host apply it again; killed during
+a live migration, the VM is settled on the host that runs it."""
 
 from __future__ import annotations
 
@@ -111,6 +112,30 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
         _wait(lambda: any(vm["instancename"] in e["description"] and "again" in e["description"]
                           for e in admin("listEvents", type="VM.DYNAMIC.SCALE").get("event", [])),
               timeout=60)  # the reaper had the host apply the recorded size
+
+        # The worker killed in the middle of a live migration (the source host slow to migrate): the job
+        # fails, the VM is not left Migrating: the source host still runs it, so it is Running there again
+        # and the destination's reservation is given back.
+        other = admin("addHost", zoneid=env["zone"]["id"], podid=env["pod"]["id"], clusterid=env["cluster"]["id"],
+                      hypervisor="Simulator", url="http://sim/faults/h-other?cpus=2&cpu_speed=1000&memory_gb=2",
+                      username="root", password="x")["host"][0]
+        worker = cloud.start_worker()
+        admin("configureSimulator", hostid=host["id"], name="MigrateVm", value="wait:60000", count="1")
+        moving = admin("migrateVirtualMachine", virtualmachineid=grower["id"], hostid=other["id"])
+        _wait(lambda: admin("listVirtualMachines", id=grower["id"])["virtualmachine"][0]["state"] == "Migrating",
+              timeout=60)
+        assert admin("listHosts", id=other["id"])["host"][0]["memoryallocated"] == 1024 * 1024 * 1024
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        cloud.procs.remove(worker)
+        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=moving["jobid"]))["jobstatus"] != 0 and r,
+                       timeout=90)
+        assert result["jobstatus"] == 2 and "stopped before finishing" in result["jobresult"]["errortext"]
+        vm = _wait(lambda: (v := admin("listVirtualMachines", id=grower["id"])["virtualmachine"][0])["state"]
+                   != "Migrating" and v, timeout=60)
+        assert (vm["state"], vm["hostid"]) == ("Running", host["id"])
+        assert admin("listHosts", id=other["id"])["host"][0]["memoryallocated"] == 0
+        assert admin("listHosts", id=host["id"])["host"][0]["memoryallocated"] == 1024 * 1024 * 1024
     finally:
         web.shutdown()
         cloud.close()
