@@ -428,5 +428,6 @@ class ListRoles(ListCommand):
     def handle(self, ctx: Context) -> ListResult:
         offset, limit = self.window(ctx.session)
         rows, total = iam.list_roles(ctx.session, role_id=self.id.id if self.id else None, name=self.name,
-                                     role_type=self.type, keyword=self.keyword, offset=offset, limit=limit)
+                                     role_type=self.type, keyword=self.keyword, offset=offset, limit=limit,
+                                     public_only=not ctx.caller.is_root_admin)
         return ListResult([role_view(r) for r in rows], total)

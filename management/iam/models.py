@@ -54,6 +54,7 @@ class Role(UuidMixin, Base):
     role_type: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
     removed: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 

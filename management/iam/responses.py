@@ -158,4 +158,4 @@ def domain_views(session: Session, domains: list[Domain]) -> list[DomainResponse
 
 def role_view(role: Role) -> RoleResponse:
     return RoleResponse(id=role.uuid, name=role.name, type=role.role_type, description=role.description,
-                        isdefault=role.is_default)
+                        isdefault=role.is_default, ispublic=role.is_public)

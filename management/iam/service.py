@@ -255,8 +255,11 @@ def default_role(session: Session, role_type: str) -> Role:
 
 
 def list_roles(session: Session, *, role_id: int | None, name: str | None, role_type: str | None,
-               keyword: str | None, offset: int, limit: int | None) -> tuple[list[Role], int]:
+               keyword: str | None, offset: int, limit: int | None,
+               public_only: bool = False) -> tuple[list[Role], int]:
     query = select(Role).where(Role.removed.is_(None))
+    if public_only:  # roles that are not public are the root admins' business
+        query = query.where(Role.is_public.is_(True))
     if role_id:
         query = query.where(Role.id == role_id)
     if name:

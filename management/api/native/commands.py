@@ -9,6 +9,7 @@ from management.events import alerts as event_alerts  # noqa: F401
 from management.events import commands as event_commands  # noqa: F401
 from management.guest import commands as guest_commands  # noqa: F401
 from management.iam import commands as iam_commands  # noqa: F401
+from management.iam import role_commands  # noqa: F401
 from management.infra import commands as infra_commands  # noqa: F401
 from management.infra import host_commands as infra_host_commands  # noqa: F401
 from management.tags import commands as tag_commands  # noqa: F401
