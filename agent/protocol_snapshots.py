@@ -72,3 +72,20 @@ class DeleteBackup(Command):
     def run(self, driver) -> dict:
         driver.delete_backup(driver.image_store_path(self.path, self.store_url))
         return {}
+
+
+class VmSnapshot(Command):
+    """A VM snapshot of a stopped VM's disks (CloudStack's Create/Delete/RevertToVMSnapshotCommand on KVM for a
+    VM that is not running): ``create`` takes an internal qcow2 snapshot named ``snapshot_name`` in every disk
+    (all or none: a failure removes those already taken), ``revert`` puts every disk back to it, ``delete``
+    removes it from every disk (a disk without it is fine)."""
+
+    kind: Literal["VmSnapshot"] = "VmSnapshot"
+    action: Literal["create", "revert", "delete"]
+    vm_name: str
+    disks: list[str] = Field(min_length=1)
+    snapshot_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+
+    def run(self, driver) -> dict:
+        driver.vm_snapshot(self.action, self.vm_name, self.disks, self.snapshot_name)
+        return {}

@@ -17,4 +17,5 @@ from management.securitygroups import models as securitygroup_models  # noqa: F4
 from management.storage import models as storage_models  # noqa: F401
 from management.storage import snapshot_models as storage_snapshot_models  # noqa: F401
 from management.tags import models as tag_models  # noqa: F401
+from management.vmsnapshots import models as vmsnapshot_models  # noqa: F401
 from usage import models as usage_models  # noqa: F401

@@ -32,6 +32,10 @@ class SnapshotOps:
         """Remove a file on secondary storage; one already gone is not an error."""
         raise HypervisorError("deleting backups is not supported by this driver")
 
+    def vm_snapshot(self, action: str, vm_name: str, disks: list[str], name: str) -> None:
+        """``create``, ``revert`` to or ``delete`` the internal snapshot ``name`` of a stopped VM's disks."""
+        raise HypervisorError("VM snapshots are not supported by this driver")
+
 
 def _write_placeholder(destination: str, record: dict) -> int:
     """The simulator's backup: a small JSON file where the image would be (so the store shows real files to
@@ -66,6 +70,9 @@ class SimulatorSnapshotOps(SnapshotOps):
         physical = _write_placeholder(destination, {"simulated": "snapshot", "volume": volume_path,
                                                     "name": snapshot_name, "virtual_size": size})
         return {"physical_size": physical, "virtual_size": size}
+
+    def vm_snapshot(self, action: str, vm_name: str, disks: list[str], name: str) -> None:
+        self._step("vm_snapshot")  # nothing to keep: simulated hosts may be served by several processes
 
     def revert_volume(self, backup: str, volume_path: str, size_bytes: int = 0) -> int:
         self._step("revert_volume")

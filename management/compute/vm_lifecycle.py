@@ -30,6 +30,9 @@ MIGRATE_PREPARE_HOOKS: list[Callable] = []
 MIGRATED_HOOKS: list[Callable] = []
 # (session, vm) — in the step that marks the VM expunged (before its NICs are released)
 EXPUNGE_HOOKS: list[Callable] = []
+# (session, vm, action: str) — before an operation that changes the VM's disks or starts it; raises to refuse
+# (e.g. "start", "attach a volume": VM snapshots in progress, or disks that VM snapshots pin)
+BUSY_CHECKS: list[Callable] = []
 
 
 def add(hooks: list[Callable], fn: Callable) -> None:

@@ -103,6 +103,7 @@ def start(ctx: Context, vm_id: int, *, deploy: bool = False, host_id: int | None
         vm = _vm(s, vm_id)
         if vm.state == states.RUNNING and not deploy:
             raise InvalidParameter(f"VM {vm.uuid} is already Running")
+        vm_lifecycle.run(vm_lifecycle.BUSY_CHECKS, s, vm, "start")
         states.transition(s, vm, "StartRequested")
     created: list = []  # (volume id, path, host) made by this start
     on_rollback(ctx.session, partial(_start_failed, vm_id, deploy, created))

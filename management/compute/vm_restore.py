@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from management.compute import states, vm_orchestrate, vms
+from management.compute import states, vm_lifecycle, vm_orchestrate, vms
 from management.compute.models import DiskOffering, OfferingState
 from management.compute.vm_models import VMInstance, Volume
 from management.compute.vm_tx import step
@@ -43,6 +43,7 @@ def check(session, caller: Caller, vm: VMInstance, template: Template | None, di
     if vm.state not in (states.RUNNING, states.STOPPED):
         raise InvalidParameter(f"Unable to restore VM {vm.uuid}: it is {vm.state}; only a Running or Stopped VM can "
                                "be restored")
+    vm_lifecycle.run(vm_lifecycle.BUSY_CHECKS, session, vm, "restore it")
     current = session.get(Template, vm.template_id)
     template = template or current
     if template is None or template.removed is not None or not tmpl.can_use(session, caller, template):

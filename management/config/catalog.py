@@ -294,6 +294,8 @@ SETTINGS: tuple[ConfigKey, ...] = (
     ConfigKey("vm.serviceoffering.cpu.cores.max", "Advanced", "0",
               "Most vCPUs a dynamically scalable instance can be scaled to while running (0: its host's CPU count).",
               type="Integer", scope="zone", component="UserVmManager", min=0),
+    ConfigKey("vmsnapshot.max", "Advanced", "10", "Maximum vm snapshots for a single vm",
+              type="Integer", component="VMSnapshotManager", min=1),
     ConfigKey("vm.serviceoffering.ram.size.max", "Advanced", "0",
               "Most memory (MiB) a dynamically scalable instance can be scaled to while running (0: its host's "
               "memory).",

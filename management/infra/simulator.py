@@ -48,6 +48,8 @@ ALIASES = {
     "deletevolume": "DeleteVolume", "deletecommand": "DeleteVolume", "destroycommand": "DeleteVolume",
     "copyimage": "CopyImage", "copycommand": "CopyImage",
     "getvmstates": "GetVmStates", "checkvirtualmachinecommand": "GetVmStates",
+    "vmsnapshot": "VmSnapshot", "createvmsnapshotcommand": "VmSnapshot", "deletevmsnapshotcommand": "VmSnapshot",
+    "reverttovmsnapshotcommand": "VmSnapshot",
     "ping": "Ping", "pingcommand": "Ping", "pingroutingcommand": "Ping",
 }
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from management.compute import planner
+from management.compute import planner, vm_lifecycle
 from management.compute.models import DiskOffering
 from management.compute.vm_models import VMInstance, Volume
 from management.config import service as config
@@ -261,6 +261,7 @@ def check_attach(session: Session, caller: Caller, volume: Volume, vm: VMInstanc
                                "(virtualmachineid)")
     if vm.zone_id != volume.zone_id:
         raise InvalidParameter(f"Volume {volume.uuid} and VM {vm.uuid} are in different zones (virtualmachineid)")
+    vm_lifecycle.run(vm_lifecycle.BUSY_CHECKS, session, vm, "attach a volume")
     if len(data_volumes_of(session, vm.id)) >= MAX_DATA_VOLUMES:
         raise InvalidParameter(f"The specified VM already has the maximum number of data disks ({MAX_DATA_VOLUMES}). "
                                "Please specify another VM. (virtualmachineid)")
@@ -278,6 +279,7 @@ def check_detach(session: Session, caller: Caller, volume: Volume) -> VMInstance
         raise InvalidParameter(f"Please specify a VM that is either running or stopped (VM {vm.uuid} is {vm.state})")
     if volume.state != "Ready" and volume.state != "Allocated" and volume.state != "Uploaded":
         raise InvalidParameter(f"Volume {volume.uuid} is in state {volume.state}: it cannot be detached now")
+    vm_lifecycle.run(vm_lifecycle.BUSY_CHECKS, session, vm, "detach a volume")
     return vm
 
 
@@ -318,6 +320,7 @@ def new_size_of(session: Session, volume: Volume, size_gb: int | None, offering:
         vm = volume.vm_id and session.get(VMInstance, volume.vm_id)
         if vm.state not in ("Running", "Stopped"):
             raise InvalidParameter(f"VM {vm.uuid} is {vm.state}: it must be Running or Stopped to resize its volumes")
+        vm_lifecycle.run(vm_lifecycle.BUSY_CHECKS, session, vm, "resize its volumes")
         if new < volume.size and vm.state == "Running":
             raise InvalidParameter("Shrinking a volume of a running VM is not supported: stop the VM first (size)")
     return new
@@ -339,6 +342,7 @@ def check_migrate(session: Session, caller: Caller, volume: Volume, pool) -> Non
         if vm.state != "Stopped":
             raise InvalidParameter(f"Volume {volume.uuid} is attached to VM {vm.uuid}, which is {vm.state}: live "
                                    "migration of volumes is not supported on this hypervisor; stop the VM first")
+        vm_lifecycle.run(vm_lifecycle.BUSY_CHECKS, session, vm, "migrate its volumes")
         root = session.scalar(select(Volume).where(Volume.vm_id == vm.id, Volume.volume_type == "ROOT",
                                                    Volume.removed.is_(None)))
         from management.storage.models import StoragePool

@@ -29,6 +29,7 @@ from management.securitygroups.models import SecurityGroup
 from management.storage.models import Template
 from management.storage.snapshot_models import Snapshot
 from management.tags.models import ResourceTag
+from management.vmsnapshots.models import VMSnapshot
 
 MAX_LENGTH = 255
 
@@ -52,6 +53,7 @@ KINDS: dict[str, Kind] = {k.name.lower(): k for k in (
     Kind("PublicIpAddress", IpAddress, lambda: and_(IpAddress.account_id.is_not(None),
                                                     IpAddress.state == "Allocated")),
     Kind("Network", Network, lambda: Network.removed.is_(None)),
+    Kind("VMSnapshot", VMSnapshot, lambda: VMSnapshot.removed.is_(None)),
 )}
 
 

@@ -7,7 +7,9 @@ The cloud runs on MariaDB + Redis with a separate worker; the template is a boot
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import time
 from xml.etree import ElementTree
 
@@ -51,6 +53,12 @@ def zone(world, api):
     return {"zone": built["zone"], "template": register_guest(api, world, built["zone"]), "host": host}
 
 
+def internal_snapshots(path) -> set[str]:
+    info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)], capture_output=True,
+                                     text=True, check=True).stdout)
+    return {s["name"] for s in info.get("snapshots", [])}
+
+
 def test_real_guest_lifecycle_through_the_api(world, api, zone):
     offering = api.listServiceOfferings(name="Small Instance")["serviceoffering"][0]
     vm = api.deployVirtualMachine(serviceofferingid=offering["id"], templateid=zone["template"]["id"],
@@ -65,6 +73,15 @@ def test_real_guest_lifecycle_through_the_api(world, api, zone):
     api.stopVirtualMachine(id=vm["id"])
     assert name not in domains()
     assert api.listVirtualMachines(id=vm["id"])["virtualmachine"][0]["state"] == "Stopped"
+
+    # a VM snapshot of the stopped VM: an internal snapshot in its disk file, reverted to (the guest then boots
+    # from the reverted disk below), deleted
+    root_file = world["root"] / "primary" / api.listVolumes(virtualmachineid=vm["id"], type="ROOT")["volume"][0]["id"]
+    snap = api.createVMSnapshot(virtualmachineid=vm["id"], name="before")["vmsnapshot"]
+    assert snap["state"] == "Ready" and snap["name"] in internal_snapshots(root_file)
+    assert api.revertToVMSnapshot(vmsnapshotid=snap["id"])["virtualmachine"]["state"] == "Stopped"
+    api.deleteVMSnapshot(vmsnapshotid=snap["id"])
+    assert internal_snapshots(root_file) == set()
 
     size = console.stat().st_size if console.exists() else 0
     assert api.startVirtualMachine(id=vm["id"])["virtualmachine"]["state"] == "Running"

@@ -18,7 +18,7 @@ from agent.hypervisor.libvirt.guest import LibvirtGuestOps
 from agent.hypervisor.libvirt.host import Host
 from agent.hypervisor.libvirt.nat import LibvirtStaticNatOps
 from agent.hypervisor.libvirt.network import LibvirtSecurityGroupOps
-from agent.hypervisor.libvirt.snapshots import LibvirtSnapshotOps
+from agent.hypervisor.libvirt.snapshots import LibvirtSnapshotOps, LibvirtVmSnapshotOps
 from agent.hypervisor.libvirt.storage import LibvirtVolumeOps
 from agent.protocol import PowerState, StartupReport, VmSpec
 
@@ -30,7 +30,7 @@ POWER = {libvirt.VIR_DOMAIN_RUNNING: "PowerOn", libvirt.VIR_DOMAIN_BLOCKED: "Pow
          libvirt.VIR_DOMAIN_PMSUSPENDED: "PowerOn", libvirt.VIR_DOMAIN_NOSTATE: "PowerUnknown"}
 
 
-class LibvirtDriver(LibvirtVolumeOps, LibvirtSnapshotOps, LibvirtSecurityGroupOps, LibvirtStaticNatOps, LibvirtGuestOps,
+class LibvirtDriver(LibvirtVolumeOps, LibvirtVmSnapshotOps, LibvirtSnapshotOps, LibvirtSecurityGroupOps, LibvirtStaticNatOps, LibvirtGuestOps,
                     HypervisorDriver):
     capabilities = {"live_migration": True, "hotplug_disk": True, "snapshot": True}
 

@@ -12,6 +12,7 @@ volume is converted directly.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import xml.etree.ElementTree as ET
@@ -162,3 +163,45 @@ def _disk_target(domain, path: str) -> str | None:
 
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;").replace('"', "&quot;")
+
+
+class LibvirtVmSnapshotOps:
+    """VM snapshots of a stopped VM: internal qcow2 snapshots in each disk file (``qemu-img snapshot``), as
+    CloudStack's KVM agent takes them for a VM that is not running. Uses ``self._domain`` and
+    ``self._qemu_img`` of ``LibvirtDriver``."""
+
+    def vm_snapshot(self, action: str, vm_name: str, disks: list[str], name: str) -> None:
+        domain = self._domain(vm_name)
+        if domain is not None and domain.isActive():
+            raise HypervisorError(f"VM {vm_name} is running on this host: VM snapshots of its disks are taken, "
+                                  "reverted and deleted while it is stopped")
+        for disk in disks:
+            if not os.path.exists(disk):
+                raise HypervisorError(f"disk {disk} of VM {vm_name} does not exist on this host")
+        if action == "create":
+            done: list[str] = []
+            try:
+                for disk in disks:
+                    self._qemu_img(["qemu-img", "snapshot", "-c", name, disk])
+                    done.append(disk)
+            except HypervisorError:
+                for disk in done:  # all or none
+                    self._drop_internal(disk, name)
+                raise
+        elif action == "revert":
+            missing = [d for d in disks if name not in self._internal_snapshots(d)]
+            if missing:
+                raise HypervisorError(f"disk {missing[0]} has no snapshot {name}")
+            for disk in disks:
+                self._qemu_img(["qemu-img", "snapshot", "-a", name, disk])
+        else:
+            for disk in disks:
+                self._drop_internal(disk, name)
+
+    def _internal_snapshots(self, disk: str) -> set[str]:
+        info = json.loads(self._qemu_img(["qemu-img", "info", "-U", "--output=json", disk]))
+        return {s.get("name") for s in info.get("snapshots", [])}
+
+    def _drop_internal(self, disk: str, name: str) -> None:
+        if name in self._internal_snapshots(disk):
+            self._qemu_img(["qemu-img", "snapshot", "-d", name, disk])

@@ -22,3 +22,4 @@ from management.storage import commands as storage_commands  # noqa: F401
 from management.storage import pool_hosts  # noqa: F401
 from management.storage import volume_commands  # noqa: F401,I001  (volume hooks before the snapshot ones)
 from management.storage import snapshot_commands  # noqa: F401
+from management.vmsnapshots import commands as vmsnapshot_commands  # noqa: F401
