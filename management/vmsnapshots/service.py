@@ -10,6 +10,7 @@ need the memory state) are not supported yet: the request says so."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -32,6 +33,7 @@ from management.storage.models import StoragePool
 from management.tags import service as tags
 from management.vmsnapshots.models import VMSnapshot, VMSnapshotState
 
+log = logging.getLogger(__name__)
 S = VMSnapshotState
 TIMEOUT = 600
 
@@ -220,19 +222,24 @@ def delete(ctx: Context, snapshot_id: int) -> None:
         if problem:
             snapshot.state = S.READY
         else:
-            for child in s.scalars(_active(s, vm.id).where(VMSnapshot.parent_id == snapshot.id)):
-                child.parent_id = snapshot.parent_id
-            if snapshot.current and snapshot.parent_id is not None:
-                parent = s.get(VMSnapshot, snapshot.parent_id)
-                if parent is not None and parent.removed is None:
-                    parent.current = True
-            snapshot.current, snapshot.removed = False, utcnow()
-            tags.drop(s, "VMSnapshot", snapshot.id)
+            _forget(s, snapshot)
             _event(s, ctx.caller, "VMSNAPSHOT.DELETE", f"Deleted VM snapshot {snapshot.display_name} of VM "
                    f"{vm.instance_name}", snapshot)
             _usage(s, "VMSNAPSHOT.DELETE", snapshot, vm)
     if problem:
         raise ResourceUnavailable(f"Deleting VM snapshot {snapshot.display_name} failed: {problem}")
+
+
+def _forget(session: Session, snapshot: VMSnapshot) -> None:
+    """A deleted snapshot's row: removed, its children hung from its parent (which becomes current if it was)."""
+    for child in session.scalars(_active(session, snapshot.vm_id).where(VMSnapshot.parent_id == snapshot.id)):
+        child.parent_id = snapshot.parent_id
+    if snapshot.current and snapshot.parent_id is not None:
+        parent = session.get(VMSnapshot, snapshot.parent_id)
+        if parent is not None and parent.removed is None:
+            parent.current = True
+    snapshot.state, snapshot.current, snapshot.removed = S.EXPUNGING, False, utcnow()
+    tags.drop(session, "VMSnapshot", snapshot.id)
 
 
 def forget_vm(session: Session, vm: VMInstance) -> None:
@@ -273,6 +280,48 @@ def list_snapshots(session: Session, f: ListFilter, offset: int, limit: int | No
     return page(session, query.order_by(VMSnapshot.created, VMSnapshot.id), offset, limit)
 
 
+def recover_orphan(orphan) -> None:
+    """A VM snapshot job whose worker died: finish what the disks may be halfway through, idempotently — a
+    snapshot being taken is removed from every disk (Error), a revert is done again (then Ready), a deletion
+    is done again (then removed) — so the VM is never left blocked by a task nobody runs."""
+    if orphan.instance_type != "VMSnapshot" or orphan.instance_id is None:
+        return
+    from management.db import db
+
+    with db.session() as s:
+        snapshot = s.get(VMSnapshot, orphan.instance_id)
+        if snapshot is None or snapshot.state not in S.BUSY:
+            return
+        vm = s.get(VMInstance, snapshot.vm_id)
+        state, disks_and_host = snapshot.state, None
+        try:
+            disks_and_host = _disks(s, vm)
+        except CloudError:
+            pass
+        action = {S.CREATING: "delete", S.REVERTING: "revert", S.EXPUNGING: "delete"}[state]
+        name, vm_name = snapshot.name, vm.instance_name
+    problem = "no host reaches the VM's disks"
+    if disks_and_host is not None:
+        disks, host = disks_and_host
+        problem = _ask(host, VmSnapshot(action=action, vm_name=vm_name, disks=disks, snapshot_name=name))
+    with db.session() as s:
+        snapshot = s.get(VMSnapshot, orphan.instance_id)
+        if snapshot.state != state:
+            return
+        if state == S.CREATING:
+            snapshot.state, snapshot.removed = S.ERROR, utcnow()
+        elif state == S.REVERTING or problem:
+            snapshot.state = S.READY  # a failed redo leaves it listed: the user can revert or delete again
+        else:
+            _forget(s, snapshot)
+        if problem:
+            log.warning("orphaned VM snapshot %s (%s): %s", name, state, problem)
+
+
 def register() -> None:
+    from management.jobs import runner
+
     vm_lifecycle.add(vm_lifecycle.BUSY_CHECKS, busy_check)
     vm_lifecycle.add(vm_lifecycle.EXPUNGE_HOOKS, forget_vm)
+    if recover_orphan not in runner.ORPHAN_HANDLERS:
+        runner.ORPHAN_HANDLERS.append(recover_orphan)

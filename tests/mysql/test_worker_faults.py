@@ -6,7 +6,8 @@ must not stay Starting: it ends in Error with the host's capacity, its address a
 counts released. With no worker left, a new job is failed after job.cancel.threshold.minutes (and never
 run by a worker started afterwards). A new worker then serves new jobs as usual; killed during a dynamic
 scale, the VM keeps the size recorded and reserved and the reaper has the host apply it again; killed during
-a live migration, the VM is settled on the host that runs it."""
+a live migration, the VM is settled on the host that runs it; killed while a VM snapshot is taken, the snapshot
+is undone and the VM can start again."""
 
 from __future__ import annotations
 
@@ -136,6 +137,25 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
         assert (vm["state"], vm["hostid"]) == ("Running", host["id"])
         assert admin("listHosts", id=other["id"])["host"][0]["memoryallocated"] == 0
         assert admin("listHosts", id=host["id"])["host"][0]["memoryallocated"] == 1024 * 1024 * 1024
+
+        # The worker killed while a VM snapshot is being taken: the snapshot is removed from the disks and
+        # ends in Error (not listed), and the VM, which could not start during the task, starts again.
+        worker = cloud.start_worker()
+        assert admin.wait_job(admin("stopVirtualMachine", id=grower["id"])["jobid"], timeout=90)["jobstatus"] == 1
+        for each in (host, other):
+            admin("configureSimulator", hostid=each["id"], name="VmSnapshot", value="wait:60000", count="1")
+        taking = admin("createVMSnapshot", virtualmachineid=grower["id"], name="interrupted")
+        _wait(lambda: admin("listVMSnapshot", vmsnapshotid=taking["id"])["vmsnapshot"][0]["state"] == "Creating",
+              timeout=60)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        cloud.procs.remove(worker)
+        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=taking["jobid"]))["jobstatus"] != 0 and r,
+                       timeout=90)
+        assert result["jobstatus"] == 2 and "stopped before finishing" in result["jobresult"]["errortext"]
+        _wait(lambda: admin("listVMSnapshot", virtualmachineid=grower["id"]).get("count", 0) == 0, timeout=60)
+        cloud.start_worker()
+        assert admin.wait_job(admin("startVirtualMachine", id=grower["id"])["jobid"], timeout=90)["jobstatus"] == 1
     finally:
         web.shutdown()
         cloud.close()
