@@ -23,6 +23,18 @@ from tests.support import Client, keys_for, make_cloud
 from tests.support import wait_until as _wait
 
 
+def kill(cloud, worker) -> None:
+    """SIGKILL a worker process of the test cloud (nothing of it survives to finish its jobs)."""
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    cloud.procs.remove(worker)
+
+
+def ended(admin, job_id: str, *, timeout: float) -> dict:
+    """The job's result once it is no longer pending."""
+    return _wait(lambda: (r := admin("queryAsyncJobResult", jobid=job_id))["jobstatus"] != 0 and r, timeout=timeout)
+
+
 def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
     web_root = tmp_path / "web"
     web_root.mkdir()
@@ -46,12 +58,9 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
               timeout=60)
         assert admin("listVirtualMachines", id=started["id"])["virtualmachine"][0]["state"] == "Starting"
         worker = cloud.procs[1]
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        cloud.procs.remove(worker)
+        kill(cloud, worker)
 
-        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=started["jobid"]))["jobstatus"] != 0 and r,
-                       timeout=90)
+        result = ended(admin, started["jobid"], timeout=90)
         assert result["jobstatus"] == 2 and "stopped before finishing" in result["jobresult"]["errortext"]
         vm = _wait(lambda: (v := admin("listVirtualMachines", id=started["id"])["virtualmachine"][0])["state"]
                    != "Starting" and v, timeout=60)
@@ -74,8 +83,7 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
         queued = admin("disableUser", id=user_id)
         time.sleep(10)
         assert admin("queryAsyncJobResult", jobid=queued["jobid"])["jobstatus"] == 0
-        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=queued["jobid"]))["jobstatus"] != 0 and r,
-                       timeout=150)
+        result = ended(admin, queued["jobid"], timeout=150)
         assert result["jobstatus"] == 2 and "no worker picked it up" in result["jobresult"]["errortext"]
         assert result["jobresult"]["errorcode"] == 530
 
@@ -100,11 +108,8 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
         scaling = admin("scaleVirtualMachine", id=grower["id"], serviceofferingid=medium["id"])
         _wait(lambda: admin("listHosts", id=host["id"])["host"][0]["memoryallocated"] == 1024 * 1024 * 1024,
               timeout=60)  # the new size is recorded and reserved before the agent is asked
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        cloud.procs.remove(worker)
-        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=scaling["jobid"]))["jobstatus"] != 0 and r,
-                       timeout=90)
+        kill(cloud, worker)
+        result = ended(admin, scaling["jobid"], timeout=90)
         assert result["jobstatus"] == 2 and "stopped before finishing" in result["jobresult"]["errortext"]
         vm = admin("listVirtualMachines", id=grower["id"])["virtualmachine"][0]
         assert (vm["state"], vm["serviceofferingname"], vm["memory"]) == ("Running", "Medium Instance", 1024)
@@ -126,11 +131,8 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
         _wait(lambda: admin("listVirtualMachines", id=grower["id"])["virtualmachine"][0]["state"] == "Migrating",
               timeout=60)
         assert admin("listHosts", id=other["id"])["host"][0]["memoryallocated"] == 1024 * 1024 * 1024
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        cloud.procs.remove(worker)
-        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=moving["jobid"]))["jobstatus"] != 0 and r,
-                       timeout=90)
+        kill(cloud, worker)
+        result = ended(admin, moving["jobid"], timeout=90)
         assert result["jobstatus"] == 2 and "stopped before finishing" in result["jobresult"]["errortext"]
         vm = _wait(lambda: (v := admin("listVirtualMachines", id=grower["id"])["virtualmachine"][0])["state"]
                    != "Migrating" and v, timeout=60)
@@ -147,11 +149,8 @@ def test_worker_killed_during_a_deploy(tmp_path, tmp_path_factory):
         taking = admin("createVMSnapshot", virtualmachineid=grower["id"], name="interrupted")
         _wait(lambda: admin("listVMSnapshot", vmsnapshotid=taking["id"])["vmsnapshot"][0]["state"] == "Creating",
               timeout=60)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        cloud.procs.remove(worker)
-        result = _wait(lambda: (r := admin("queryAsyncJobResult", jobid=taking["jobid"]))["jobstatus"] != 0 and r,
-                       timeout=90)
+        kill(cloud, worker)
+        result = ended(admin, taking["jobid"], timeout=90)
         assert result["jobstatus"] == 2 and "stopped before finishing" in result["jobresult"]["errortext"]
         _wait(lambda: admin("listVMSnapshot", virtualmachineid=grower["id"]).get("count", 0) == 0, timeout=60)
         cloud.start_worker()
