@@ -28,6 +28,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from agent.protocol_snapshots import BackupSnapshot, RevertSnapshot
+from management.compute import vm_lifecycle
 from management.compute.vm_models import VMInstance, Volume
 from management.compute.vm_tx import agent_call, on_rollback, step
 from management.config import service as config
@@ -391,6 +392,8 @@ def check_revertable(session: Session, caller: Caller, snapshot: Snapshot) -> Vo
     if vm is not None and vm.state != "Stopped":
         raise InvalidParameter(f"VM {vm.instance_name} of volume {volume.uuid} is {vm.state}: stop it before "
                                "reverting the volume to a snapshot (id)")
+    if vm is not None:
+        vm_lifecycle.run(vm_lifecycle.BUSY_CHECKS, session, vm, "revert a volume to a snapshot")
     if snapshot.hypervisor_type not in SNAPSHOT_CAPABLE:
         raise InvalidParameter(f"Reverting to a snapshot is not supported on {snapshot.hypervisor_type} (id)")
     return volume

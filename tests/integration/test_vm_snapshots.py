@@ -82,6 +82,9 @@ def test_vm_snapshots_of_a_stopped_vm(admin, make_account, env):  # noqa: F811
     volume = user.wait_job(volume["jobid"])["jobresult"]["volume"]
     err = _refused(user, "attachVolume", id=volume["id"], virtualmachineid=vm["id"])
     assert err.status == 431 and "has VM snapshots" in err.body["errortext"]
+    root = user("listVolumes", virtualmachineid=vm["id"], type="ROOT")["volume"][0]
+    err = _refused(user, "resizeVolume", id=root["id"], size=str(root["size"] // (1 << 30) + 1))
+    assert err.status == 431 and "has VM snapshots" in err.body["errortext"]
     time.sleep(2.1)
 
     # an agent failure: the job fails with the reason and leaves no snapshot
