@@ -109,11 +109,11 @@ def scale(ctx: Context, vm_id: int, offering_id: int, details: dict[str, str]) -
     moved = False
     while True:
         with step(ctx) as s:
-            room_for = _reserve(s, vm_id, offering_id, details, may_move=not moved)
+            size, room_for = _reserve(s, vm_id, offering_id, details, may_move=not moved)
             if room_for is None:
-                vm = _fresh(s, vm_id)
+                cpu, speed, memory = size
+                vm = s.get(VMInstance, vm_id)  # as _reserve just read them
                 offering = s.get(ServiceOffering, offering_id)
-                cpu, speed, memory = vms.compute_of(offering, details)
                 host = s.get(Host, vm.host_id)
                 old = (vm.cpu, vm.speed, vm.memory, vm.service_offering_id, vm.limit_cpu_use, vm.details)
                 extra_mhz, extra_mb = cpu * speed - vm.cpu * vm.speed, memory - vm.memory
@@ -148,10 +148,11 @@ def scale(ctx: Context, vm_id: int, offering_id: int, details: dict[str, str]) -
                             resource_type=vm.hypervisor_type, details=custom or None)
 
 
-def _reserve(s, vm_id: int, offering_id: int, details: dict[str, str], *, may_move: bool) -> planner.Need | None:
+def _reserve(s, vm_id: int, offering_id: int, details: dict[str, str], *,
+             may_move: bool) -> tuple[tuple[int, int, int] | None, planner.Need | None]:
     """Check the request and take the extra CPU and memory on the VM's host and in the account's counts.
-    Returns None when taken; else (the host is full and ``may_move``) the whole new size another host must
-    have room for."""
+    Returns the new (cores, MHz, MiB) when taken; else (the host is full and ``may_move``) the whole new size
+    another host must have room for."""
     vm = _fresh(s, vm_id)
     if vm.state != states.RUNNING:
         raise InvalidParameter(f"Unable to scale VM {vm.uuid}: it is {vm.state}")
@@ -165,12 +166,12 @@ def _reserve(s, vm_id: int, offering_id: int, details: dict[str, str], *, may_mo
             raise InsufficientCapacity(f"Unable to scale VM {vm.uuid}: host {host.name} has not enough CPU or memory "
                                        "left for the new size")
         current = s.get(ServiceOffering, vm.service_offering_id)
-        return planner.Need(cpu_mhz=cpu * speed, memory_bytes=memory * planner.MB,
-                            hypervisor=vm.hypervisor_type or None, host_tags=offering.host_tags,
-                            storage_tags=current.storage_tags if current else None)
+        return None, planner.Need(cpu_mhz=cpu * speed, memory_bytes=memory * planner.MB,
+                                  hypervisor=vm.hypervisor_type or None, host_tags=offering.host_tags,
+                                  storage_tags=current.storage_tags if current else None)
     limits.reserve_many(s, account_id=vm.account_id,
                         amounts={k: v for k, v in (("cpu", cpu - vm.cpu), ("memory", extra_mb)) if v > 0})
-    return None
+    return (cpu, speed, memory), None
 
 
 def _record(s, vm: VMInstance, offering: ServiceOffering, cpu: int, speed: int, memory: int,
